@@ -1,0 +1,160 @@
+//! Who is asking and what they may do: principals, permissions, and turning an
+//! `Authorization` header into a principal.
+
+pub mod api_keys;
+pub mod graphql;
+pub mod jwt;
+pub mod password;
+pub mod rate_limit;
+pub mod service;
+pub mod tokens;
+
+use entity::{audit_log::ActorKind, user, user::UserRole};
+use sea_orm::EntityTrait;
+use uuid::Uuid;
+
+use crate::{
+    AppState,
+    graphql::{AppError, AppResult},
+};
+
+/// Scopes an API key can be given. Each maps onto read-only permissions until write domains exist.
+#[derive(
+    async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ApiScope {
+    /// Read the workspace's own settings.
+    WorkspaceRead,
+    /// List staff users (e.g. to map assignees).
+    UsersRead,
+}
+
+/// What an operation needs. Resolvers ask for one; roles and scopes grant them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Permission {
+    ReadWorkspace,
+    ReadUsers,
+    ManageUsers,
+    ManageApiKeys,
+    ReadAuditLog,
+}
+
+impl Permission {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Permission::ReadWorkspace => "read the workspace",
+            Permission::ReadUsers => "list users",
+            Permission::ManageUsers => "manage users",
+            Permission::ManageApiKeys => "manage API keys",
+            Permission::ReadAuditLog => "read the audit log",
+        }
+    }
+}
+
+/// An authenticated caller, always bound to exactly one workspace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    Staff { user_id: Uuid, workspace_id: Uuid, role: UserRole },
+    Integration { api_key_id: Uuid, workspace_id: Uuid, scopes: Vec<ApiScope> },
+}
+
+impl Principal {
+    pub fn workspace_id(&self) -> Uuid {
+        match self {
+            Principal::Staff { workspace_id, .. } | Principal::Integration { workspace_id, .. } => *workspace_id,
+        }
+    }
+
+    pub fn can(&self, permission: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Principal::Staff { role, .. } => match role {
+                UserRole::Admin => true,
+                UserRole::Manager => matches!(permission, ReadWorkspace | ReadUsers | ReadAuditLog),
+                UserRole::Agent | UserRole::Sales | UserRole::Viewer => {
+                    matches!(permission, ReadWorkspace | ReadUsers)
+                }
+            },
+            Principal::Integration { scopes, .. } => scopes.iter().any(|scope| match scope {
+                ApiScope::WorkspaceRead => permission == ReadWorkspace,
+                ApiScope::UsersRead => permission == ReadUsers,
+            }),
+        }
+    }
+
+    /// How this principal appears in the audit log.
+    pub fn actor(&self) -> Actor {
+        match self {
+            Principal::Staff { user_id, .. } => Actor { kind: ActorKind::User, id: Some(*user_id) },
+            Principal::Integration { api_key_id, .. } => Actor { kind: ActorKind::ApiKey, id: Some(*api_key_id) },
+        }
+    }
+}
+
+/// The author of a change, as recorded in the audit log.
+#[derive(Copy, Clone, Debug)]
+pub struct Actor {
+    pub kind: ActorKind,
+    pub id: Option<Uuid>,
+}
+
+impl Actor {
+    pub const SYSTEM: Actor = Actor { kind: ActorKind::System, id: None };
+}
+
+/// Resolves an `Authorization` header value. No header is anonymous; a header that is present
+/// but wrong is an error, never silently anonymous.
+pub async fn authenticate(state: &AppState, header: Option<&str>) -> AppResult<Option<Principal>> {
+    let Some(header) = header else { return Ok(None) };
+    let token = header
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| AppError::Unauthenticated("expected `Authorization: Bearer <token>`".to_owned()))?;
+    if token.starts_with(api_keys::KEY_PREFIX) {
+        return api_keys::authenticate(state.db(), token).await.map(Some);
+    }
+    let claims = state.jwt().verify_access(token)?;
+    let user = user::Entity::find_by_id(claims.sub)
+        .one(state.db())
+        .await?
+        .filter(|u| u.workspace_id == claims.ws && u.active)
+        .ok_or_else(|| AppError::Unauthenticated("the token's user is unknown or deactivated".to_owned()))?;
+    Ok(Some(Principal::Staff { user_id: user.id, workspace_id: user.workspace_id, role: user.role }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staff(role: UserRole) -> Principal {
+        Principal::Staff { user_id: Uuid::nil(), workspace_id: Uuid::nil(), role }
+    }
+
+    #[test]
+    fn only_admins_manage_users_and_keys() {
+        assert!(staff(UserRole::Admin).can(Permission::ManageUsers));
+        assert!(staff(UserRole::Admin).can(Permission::ManageApiKeys));
+        for role in [UserRole::Manager, UserRole::Agent, UserRole::Sales, UserRole::Viewer] {
+            assert!(!staff(role).can(Permission::ManageUsers), "{role:?}");
+            assert!(!staff(role).can(Permission::ManageApiKeys), "{role:?}");
+            assert!(staff(role).can(Permission::ReadUsers), "{role:?}");
+        }
+        assert!(staff(UserRole::Manager).can(Permission::ReadAuditLog));
+        assert!(!staff(UserRole::Viewer).can(Permission::ReadAuditLog));
+    }
+
+    #[test]
+    fn api_keys_get_exactly_their_scopes() {
+        let key = Principal::Integration {
+            api_key_id: Uuid::nil(),
+            workspace_id: Uuid::nil(),
+            scopes: vec![ApiScope::UsersRead],
+        };
+        assert!(key.can(Permission::ReadUsers));
+        assert!(!key.can(Permission::ReadWorkspace));
+        assert!(!key.can(Permission::ManageApiKeys));
+        assert!(!key.can(Permission::ManageUsers));
+    }
+}

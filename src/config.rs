@@ -1,0 +1,298 @@
+//! Settings from environment variables and flags, validated once at start.
+
+use std::{
+    fs,
+    io::Write,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use rand::RngCore;
+
+/// Where the data lives; shared by every subcommand that touches the database.
+#[derive(Args, Debug, Clone)]
+pub struct DatabaseArgs {
+    /// Directory for the embedded SQLite database and the generated JWT secret.
+    #[arg(long, env = "VAFA_DATA_DIR", default_value = "./vafa-data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL (`sqlite://…` or `postgres://…`). Default: an SQLite file in the data dir.
+    #[arg(long, env = "VAFA_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+/// Everything that issues or checks tokens needs.
+#[derive(Args, Debug, Clone)]
+pub struct AuthArgs {
+    /// HS256 signing secret for access tokens (at least 32 bytes). Required with PostgreSQL;
+    /// in embedded mode one is generated on first run and kept in the data dir.
+    #[arg(long, env = "VAFA_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Access-token lifetime in seconds.
+    #[arg(long, env = "VAFA_ACCESS_TOKEN_TTL", default_value_t = 900)]
+    pub access_token_ttl: u64,
+
+    /// Refresh-token lifetime in seconds.
+    #[arg(long, env = "VAFA_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl: u64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+
+    /// Address to listen on.
+    #[arg(long, env = "VAFA_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Log format.
+    #[arg(long, env = "VAFA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+
+    /// Comma-separated origins allowed by CORS (e.g. `https://crm.example.com`); `*` allows any.
+    #[arg(long, env = "VAFA_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Serve GraphiQL on `GET /graphql` for browsers.
+    #[arg(long, env = "VAFA_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub graphiql: bool,
+
+    /// Answer introspection queries.
+    #[arg(long, env = "VAFA_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub introspection: bool,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "VAFA_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Requests taking longer than this many seconds are cut off with 408.
+    #[arg(long, env = "VAFA_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout: u64,
+
+    /// Create a demo workspace and admin when the database is empty, and print a token.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Validated settings the running server uses.
+#[derive(Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub jwt: JwtSettings,
+    pub http: HttpSettings,
+}
+
+#[derive(Clone)]
+pub struct JwtSettings {
+    pub secret: Vec<u8>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+}
+
+impl std::fmt::Debug for JwtSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtSettings")
+            .field("secret", &"<redacted>")
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    pub cors_origins: Vec<String>,
+    pub graphiql: bool,
+    pub introspection: bool,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            cors_origins: Vec::new(),
+            graphiql: true,
+            introspection: true,
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+const MIN_SECRET_BYTES: usize = 32;
+const SECRET_FILE: &str = "jwt-secret";
+
+impl DatabaseArgs {
+    /// The database URL to use; creates the data dir for the embedded default.
+    pub fn resolve_url(&self) -> anyhow::Result<String> {
+        match &self.database_url {
+            Some(url) if is_postgres(url) || url.starts_with("sqlite:") => Ok(url.clone()),
+            Some(_) => bail!("VAFA_DATABASE_URL must start with postgres://, postgresql:// or sqlite:"),
+            None => {
+                ensure_dir(&self.data_dir)?;
+                let file = self.data_dir.join("vafa.db");
+                Ok(format!("sqlite://{}?mode=rwc", file.display()))
+            }
+        }
+    }
+}
+
+impl AuthArgs {
+    pub fn resolve(&self, database: &DatabaseArgs, database_url: &str) -> anyhow::Result<JwtSettings> {
+        if self.access_token_ttl < 10 || self.access_token_ttl > 24 * 3600 {
+            bail!("VAFA_ACCESS_TOKEN_TTL must be between 10 seconds and 24 hours");
+        }
+        if self.refresh_token_ttl <= self.access_token_ttl {
+            bail!("VAFA_REFRESH_TOKEN_TTL must be longer than VAFA_ACCESS_TOKEN_TTL");
+        }
+        let secret = match &self.jwt_secret {
+            Some(secret) => secret.as_bytes().to_vec(),
+            None if is_postgres(database_url) => bail!(
+                "VAFA_JWT_SECRET is required with PostgreSQL (every instance must share it); \
+                 generate one with `openssl rand -base64 48`"
+            ),
+            None => load_or_create_secret(&database.data_dir)?,
+        };
+        if secret.len() < MIN_SECRET_BYTES {
+            bail!("VAFA_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long");
+        }
+        Ok(JwtSettings {
+            secret,
+            access_token_ttl: Duration::from_secs(self.access_token_ttl),
+            refresh_token_ttl: Duration::from_secs(self.refresh_token_ttl),
+        })
+    }
+}
+
+impl ServeArgs {
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let database_url = self.database.resolve_url()?;
+        let jwt = self.auth.resolve(&self.database, &database_url)?;
+        if self.max_body_bytes < 1024 {
+            bail!("VAFA_MAX_BODY_BYTES must be at least 1024");
+        }
+        if self.request_timeout == 0 {
+            bail!("VAFA_REQUEST_TIMEOUT must be at least 1 second");
+        }
+        for origin in &self.cors_origins {
+            if origin != "*" && origin.parse::<http::HeaderValue>().is_err() {
+                bail!("VAFA_CORS_ORIGINS contains an invalid origin: {origin:?}");
+            }
+        }
+        Ok(Settings {
+            database_url,
+            jwt,
+            http: HttpSettings {
+                cors_origins: self.cors_origins.clone(),
+                graphiql: self.graphiql,
+                introspection: self.introspection,
+                max_body_bytes: self.max_body_bytes,
+                request_timeout: Duration::from_secs(self.request_timeout),
+            },
+        })
+    }
+}
+
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create data dir {}", dir.display()))
+}
+
+/// Reads the embedded-mode secret, generating it (owner-only permissions) on first run.
+fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    ensure_dir(data_dir)?;
+    let path = data_dir.join(SECRET_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => Ok(text.trim().as_bytes().to_vec()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 48];
+            rand::rng().fill_bytes(&mut bytes);
+            let secret = hex::encode(bytes);
+            let mut options = fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(&path).with_context(|| format!("cannot create {}", path.display()))?;
+            file.write_all(secret.as_bytes())?;
+            Ok(secret.into_bytes())
+        }
+        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(dir: &Path, url: Option<&str>) -> DatabaseArgs {
+        DatabaseArgs { data_dir: dir.to_path_buf(), database_url: url.map(str::to_owned) }
+    }
+
+    fn auth(secret: Option<&str>) -> AuthArgs {
+        AuthArgs { jwt_secret: secret.map(str::to_owned), access_token_ttl: 900, refresh_token_ttl: 3600 }
+    }
+
+    #[test]
+    fn embedded_mode_generates_a_private_secret_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(dir.path(), None);
+        let url = db.resolve_url().unwrap();
+        assert!(url.starts_with("sqlite://"));
+        let first = auth(None).resolve(&db, &url).unwrap();
+        let second = auth(None).resolve(&db, &url).unwrap();
+        assert_eq!(first.secret, second.secret);
+        assert!(first.secret.len() >= MIN_SECRET_BYTES);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.path().join(SECRET_FILE)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn postgres_requires_an_explicit_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(dir.path(), Some("postgres://localhost/vafa"));
+        let url = db.resolve_url().unwrap();
+        let err = auth(None).resolve(&db, &url).unwrap_err().to_string();
+        assert!(err.contains("VAFA_JWT_SECRET is required"), "{err}");
+        let err = auth(Some("short")).resolve(&db, &url).unwrap_err().to_string();
+        assert!(err.contains("at least 32 bytes"), "{err}");
+        assert!(auth(Some(&"x".repeat(32))).resolve(&db, &url).is_ok());
+    }
+
+    #[test]
+    fn unknown_database_schemes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = database(dir.path(), Some("mysql://x")).resolve_url().unwrap_err().to_string();
+        assert!(err.contains("VAFA_DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let settings = JwtSettings {
+            secret: b"super-secret-value-that-must-not-leak".to_vec(),
+            access_token_ttl: Duration::from_secs(1),
+            refresh_token_ttl: Duration::from_secs(2),
+        };
+        assert!(!format!("{settings:?}").contains("super-secret"));
+    }
+}

@@ -1,0 +1,43 @@
+//! What a resolver knows about the request: who is asking, from where, and the shared state.
+
+use std::net::IpAddr;
+
+use async_graphql::Context;
+
+use super::error::{AppError, AppResult};
+use crate::{
+    AppState,
+    auth::{Permission, Principal},
+};
+
+/// Per-request data, put into every GraphQL request by the HTTP layer.
+#[derive(Clone, Debug, Default)]
+pub struct RequestContext {
+    pub principal: Option<Principal>,
+    pub client_ip: Option<IpAddr>,
+}
+
+pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
+    ctx.data_unchecked::<AppState>()
+}
+
+pub fn request<'a>(ctx: &Context<'a>) -> Option<&'a RequestContext> {
+    ctx.data_opt::<RequestContext>()
+}
+
+/// The authenticated principal, or `UNAUTHENTICATED`.
+pub fn principal<'a>(ctx: &Context<'a>) -> AppResult<&'a Principal> {
+    request(ctx)
+        .and_then(|r| r.principal.as_ref())
+        .ok_or_else(|| AppError::Unauthenticated("authentication required".to_owned()))
+}
+
+/// The principal, if it holds `permission`; `UNAUTHENTICATED` or `FORBIDDEN` otherwise.
+pub fn authorize<'a>(ctx: &Context<'a>, permission: Permission) -> AppResult<&'a Principal> {
+    let principal = principal(ctx)?;
+    if principal.can(permission) {
+        Ok(principal)
+    } else {
+        Err(AppError::Forbidden(format!("not allowed to {}", permission.describe())))
+    }
+}

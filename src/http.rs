@@ -1,0 +1,334 @@
+//! HTTP: the GraphQL endpoint (GraphQL-over-HTTP), health checks and the middleware stack.
+
+use std::{net::SocketAddr, time::Duration};
+
+use async_graphql::{
+    http::{GraphiQLSource, parse_query_string},
+    parser::types::{DocumentOperations, OperationType},
+};
+use axum::{
+    Router,
+    body::{Body, to_bytes},
+    extract::{ConnectInfo, Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use serde_json::json;
+use tower::ServiceBuilder;
+use tower_http::{
+    compression::CompressionLayer,
+    cors::{AllowOrigin, Any, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+use tracing::{Span, field::Empty};
+
+use crate::{
+    AppState, auth, db,
+    graphql::{AppError, RequestContext},
+    schema::{self, VafaSchema},
+};
+
+pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const APPLICATION_JSON: &str = "application/json";
+
+#[derive(Clone)]
+struct HttpState {
+    app: AppState,
+    schema: VafaSchema,
+}
+
+/// The whole HTTP application: routes plus middleware.
+pub fn build_app(app: AppState) -> Router {
+    let settings = app.http().clone();
+    let schema = schema::build(Some(app.clone()), settings.introspection);
+    let request_id = header::HeaderName::from_static("x-request-id");
+    let middleware = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id, operation = Empty)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(cors(&settings.cors_origins))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout));
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(HttpState { app, schema })
+        .layer(middleware)
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .max_age(Duration::from_secs(600));
+    if origins.iter().any(|o| o == "*") {
+        layer.allow_origin(Any)
+    } else {
+        layer.allow_origin(AllowOrigin::list(origins.iter().filter_map(|o| o.parse::<HeaderValue>().ok())))
+    }
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(json!({ "status": "ok" }))
+}
+
+async fn readyz(State(s): State<HttpState>) -> Response {
+    if db::ping(s.app.db()).await {
+        axum::Json(json!({ "status": "ready" })).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "database unavailable" }))).into_response()
+    }
+}
+
+/// Media type of the response, chosen from `Accept`.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum ResponseType {
+    /// The modern type: status codes say whether the request was valid.
+    GraphqlResponse,
+    /// Legacy JSON: always 200 for a well-formed request.
+    Json,
+}
+
+impl ResponseType {
+    fn negotiate(headers: &HeaderMap) -> Option<ResponseType> {
+        let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+            return Some(ResponseType::Json);
+        };
+        let mut wildcard = false;
+        for range in accept.split(',') {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or("").to_ascii_lowercase();
+            let refused = parts.any(|p| p.replace(' ', "") == "q=0");
+            if refused {
+                continue;
+            }
+            match media.as_str() {
+                GRAPHQL_RESPONSE_JSON => return Some(ResponseType::GraphqlResponse),
+                APPLICATION_JSON => return Some(ResponseType::Json),
+                "*/*" | "application/*" => wildcard = true,
+                _ => {}
+            }
+        }
+        wildcard.then_some(ResponseType::GraphqlResponse)
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            ResponseType::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+            ResponseType::Json => "application/json; charset=utf-8",
+        }
+    }
+}
+
+fn accepts_html(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
+}
+
+/// A response carrying only errors (the request never reached execution).
+fn error_response(status: StatusCode, response_type: ResponseType, code: &str, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(response_type.content_type()));
+    response
+}
+
+async fn graphql_get(State(s): State<HttpState>, request: Request) -> Response {
+    let headers = request.headers().clone();
+    if s.app.http().graphiql && accepts_html(&headers) && request.uri().query().is_none_or(|q| !q.contains("query=")) {
+        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+    }
+    let Some(response_type) = ResponseType::negotiate(&headers) else {
+        return error_response(
+            StatusCode::NOT_ACCEPTABLE,
+            ResponseType::Json,
+            "NOT_ACCEPTABLE",
+            "cannot produce the media type asked for in Accept",
+        );
+    };
+    let gql = match parse_query_string(request.uri().query().unwrap_or("")) {
+        Ok(gql) => gql,
+        Err(err) => return error_response(StatusCode::BAD_REQUEST, response_type, "BAD_REQUEST", &err.to_string()),
+    };
+    execute(&s, request, gql, response_type, true).await
+}
+
+async fn graphql_post(State(s): State<HttpState>, request: Request) -> Response {
+    let Some(response_type) = ResponseType::negotiate(request.headers()) else {
+        return error_response(
+            StatusCode::NOT_ACCEPTABLE,
+            ResponseType::Json,
+            "NOT_ACCEPTABLE",
+            "cannot produce the media type asked for in Accept",
+        );
+    };
+    if !is_json_content(request.headers()) {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            response_type,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send the request as `Content-Type: application/json` (UTF-8)",
+        );
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match to_bytes(body, s.app.http().max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                response_type,
+                "PAYLOAD_TOO_LARGE",
+                "request body too large",
+            );
+        }
+    };
+    let gql = match serde_json::from_slice::<async_graphql::Request>(&bytes) {
+        Ok(gql) => gql,
+        Err(err) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                response_type,
+                "BAD_REQUEST",
+                &format!("malformed GraphQL request: {err}"),
+            );
+        }
+    };
+    execute(&s, Request::from_parts(parts, Body::empty()), gql, response_type, false).await
+}
+
+fn is_json_content(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let mut parts = value.split(';').map(|p| p.trim().to_ascii_lowercase());
+    let media_ok = parts.next().is_some_and(|m| m == APPLICATION_JSON);
+    let charset_ok = parts.all(|p| !p.starts_with("charset=") || p == "charset=utf-8" || p == "charset=\"utf-8\"");
+    media_ok && charset_ok
+}
+
+async fn execute(
+    s: &HttpState,
+    request: Request,
+    mut gql: async_graphql::Request,
+    response_type: ResponseType,
+    is_get: bool,
+) -> Response {
+    // Parse once up front: GET must not run mutations, and the span wants the operation name.
+    let operation_name = gql.operation_name.clone();
+    if let Ok(document) = gql.parsed_query() {
+        let operation = match &document.operations {
+            DocumentOperations::Single(op) => Some(op.node.ty),
+            DocumentOperations::Multiple(ops) => {
+                operation_name.as_deref().and_then(|name| ops.get(name)).map(|op| op.node.ty)
+            }
+        };
+        if is_get && operation.is_some_and(|ty| ty != OperationType::Query) {
+            let mut response = error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                response_type,
+                "METHOD_NOT_ALLOWED",
+                "only queries may be sent with GET; use POST",
+            );
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+    }
+    if let Some(name) = &operation_name {
+        Span::current().record("operation", name.as_str());
+    }
+
+    let authorization = request.headers().get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{0}"));
+    let principal = match auth::authenticate(&s.app, authorization).await {
+        Ok(principal) => principal,
+        Err(err) => {
+            let status = if matches!(err, AppError::Internal(_)) {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            if let AppError::Internal(inner) = &err {
+                tracing::error!(error = ?inner, "authentication failed");
+            }
+            let mut response = error_response(status, response_type, err.code(), &err.message());
+            if status == StatusCode::UNAUTHORIZED {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            return response;
+        }
+    };
+    let client_ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let gql = schema::request_loaders(&s.app, gql.data(RequestContext { principal, client_ip }));
+
+    let result = s.schema.execute(gql).await;
+    let request_error = result.data == async_graphql::Value::Null
+        && !result.errors.is_empty()
+        && result.errors.iter().all(|e| e.path.is_empty());
+    let status = if request_error && response_type == ResponseType::GraphqlResponse {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = match serde_json::to_vec(&result) {
+        Ok(body) => body,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot serialise response");
+            return error_response(StatusCode::INTERNAL_SERVER_ERROR, response_type, "INTERNAL", "internal error");
+        }
+    };
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(response_type.content_type()));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn accept_negotiation_follows_the_spec() {
+        assert!(ResponseType::negotiate(&HeaderMap::new()) == Some(ResponseType::Json));
+        assert!(
+            ResponseType::negotiate(&accept("application/graphql-response+json, application/json;q=0.9"))
+                == Some(ResponseType::GraphqlResponse)
+        );
+        assert!(ResponseType::negotiate(&accept("application/json")) == Some(ResponseType::Json));
+        assert!(ResponseType::negotiate(&accept("*/*")) == Some(ResponseType::GraphqlResponse));
+        assert!(ResponseType::negotiate(&accept("text/plain")).is_none());
+        assert!(ResponseType::negotiate(&accept("application/json;q=0")).is_none());
+    }
+
+    #[test]
+    fn only_utf8_json_bodies_are_accepted() {
+        let content = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_str(v).unwrap());
+            h
+        };
+        assert!(is_json_content(&content("application/json")));
+        assert!(is_json_content(&content("application/json; charset=utf-8")));
+        assert!(!is_json_content(&content("application/json; charset=latin1")));
+        assert!(!is_json_content(&content("text/plain")));
+        assert!(!is_json_content(&HeaderMap::new()));
+    }
+}

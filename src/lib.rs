@@ -1,0 +1,59 @@
+//! Vafa: a GraphQL API backend for customer retention.
+//!
+//! `build_app` gives the HTTP router for `main` and for the tests; domains live in their own
+//! modules (`users`, `workspaces`, `auth`, `audit`, …) and meet only in `schema`.
+
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod graphql;
+pub mod http;
+pub mod schema;
+pub mod users;
+pub mod workspaces;
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    auth::{jwt::JwtKeys, rate_limit::LoginLimiter},
+    config::{HttpSettings, JwtSettings},
+};
+
+/// Everything a request may need, cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    db: DatabaseConnection,
+    jwt: JwtKeys,
+    login_limiter: LoginLimiter,
+    http: HttpSettings,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, jwt: JwtSettings, http: HttpSettings) -> Self {
+        AppState(Arc::new(Inner { db, jwt: JwtKeys::new(jwt), login_limiter: LoginLimiter::default(), http }))
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.0.db
+    }
+
+    pub fn jwt(&self) -> &JwtKeys {
+        &self.0.jwt
+    }
+
+    pub fn login_limiter(&self) -> &LoginLimiter {
+        &self.0.login_limiter
+    }
+
+    pub fn http(&self) -> &HttpSettings {
+        &self.0.http
+    }
+}
+
+pub use http::build_app;

@@ -1,0 +1,253 @@
+//! The `vafa` command: serve, migrate, export the schema, and administer workspaces and users.
+
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use entity::user::UserRole;
+use tracing_subscriber::{EnvFilter, fmt};
+use vafa::{
+    AppState,
+    auth::{Actor, jwt::JwtKeys},
+    build_app,
+    config::{AuthArgs, DatabaseArgs, HttpSettings, LogFormat, ServeArgs},
+    db, demo,
+    graphql::{AppError, transact},
+    http, schema, users, workspaces,
+};
+
+#[derive(Parser)]
+#[command(name = "vafa", version, about = "Vafa: a GraphQL API backend for customer retention")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (migrates the database first).
+    Serve(Box<ServeArgs>),
+    /// Apply pending database migrations.
+    Migrate(DatabaseArgs),
+    /// Print the GraphQL schema (SDL) to standard output.
+    ExportSchema,
+    /// Create a workspace (tenant).
+    CreateWorkspace {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "USD")]
+        currency: String,
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+    },
+    /// Create a staff user; the password is read from standard input.
+    CreateUser {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Workspace slug.
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = parse_role)]
+        role: UserRole,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Print an access token for a user (for scripts).
+    IssueToken {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        auth: AuthArgs,
+        /// Workspace slug.
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        email: String,
+    },
+}
+
+fn parse_role(text: &str) -> Result<UserRole, String> {
+    match text.to_ascii_uppercase().as_str() {
+        "ADMIN" => Ok(UserRole::Admin),
+        "MANAGER" => Ok(UserRole::Manager),
+        "AGENT" => Ok(UserRole::Agent),
+        "SALES" => Ok(UserRole::Sales),
+        "VIEWER" => Ok(UserRole::Viewer),
+        _ => Err("expected one of ADMIN, MANAGER, AGENT, SALES, VIEWER".to_owned()),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let log_format = match &cli.command {
+        Command::Serve(args) => args.log_format,
+        _ => LogFormat::Pretty,
+    };
+    init_tracing(log_format);
+    match cli.command {
+        Command::Serve(args) => serve(*args).await,
+        Command::Migrate(database) => {
+            let db = db::connect(&database.resolve_url()?).await?;
+            db::migrate(&db).await?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::ExportSchema => {
+            print!("{}", schema::sdl());
+            Ok(())
+        }
+        Command::CreateWorkspace { database, slug, name, currency, timezone } => {
+            let db = open(&database).await?;
+            let new = workspaces::service::NewWorkspace {
+                slug: &slug,
+                name: &name,
+                currency: &currency,
+                timezone: &timezone,
+            };
+            let ws = transact(&db, async |txn| workspaces::service::create(txn, Actor::SYSTEM, new).await)
+                .await
+                .map_err(describe)?;
+            println!("{}", ws.id);
+            Ok(())
+        }
+        Command::CreateUser { database, workspace, email, role, name } => {
+            let password = read_password()?;
+            let db = open(&database).await?;
+            let ws = workspaces::service::find_by_slug(&db, &workspace)
+                .await
+                .map_err(describe)?
+                .with_context(|| format!("no workspace with slug `{workspace}`"))?;
+            let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or("").to_owned());
+            let new = users::service::NewUser { email, name, role, password };
+            let user = transact(&db, async |txn| users::service::create(txn, ws.id, Actor::SYSTEM, new).await)
+                .await
+                .map_err(describe)?;
+            println!("{}", user.id);
+            Ok(())
+        }
+        Command::IssueToken { database, auth, workspace, email } => {
+            let url = database.resolve_url()?;
+            let jwt = JwtKeys::new(auth.resolve(&database, &url)?);
+            let db = open(&database).await?;
+            let ws = workspaces::service::find_by_slug(&db, &workspace)
+                .await
+                .map_err(describe)?
+                .with_context(|| format!("no workspace with slug `{workspace}`"))?;
+            let user = users::service::find_by_email(&db, ws.id, &email)
+                .await
+                .map_err(describe)?
+                .filter(|u| u.active)
+                .with_context(|| format!("no active user `{email}` in `{workspace}`"))?;
+            println!("{}", jwt.issue_access(user.id, ws.id).map_err(describe)?.token);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = args.settings()?;
+    let db = db::connect(&settings.database_url).await?;
+    db::migrate(&db).await?;
+    let state = AppState::new(db, settings.jwt.clone(), settings.http.clone());
+    let listener =
+        tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
+    let address = listener.local_addr()?;
+    if args.demo {
+        print_demo_access(&state, address, &settings.http).await?;
+    }
+    tracing::info!(%address, database = %redact(&settings.database_url), "Vafa is listening");
+    http::serve(listener, build_app(state), shutdown_signal()).await?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+async fn print_demo_access(state: &AppState, address: std::net::SocketAddr, http: &HttpSettings) -> anyhow::Result<()> {
+    match demo::ensure(state.db(), state.jwt()).await.map_err(describe)? {
+        Some(access) => {
+            println!("Demo workspace `{}`, admin {}", demo::DEMO_SLUG, demo::DEMO_ADMIN_EMAIL);
+            if let Some(password) = access.new_password {
+                println!("Admin password (shown once): {password}");
+            }
+            if http.graphiql {
+                println!("GraphiQL: http://{address}/graphql");
+            }
+            println!("Access token: {}", access.access_token);
+        }
+        None => println!("--demo: the database already holds other workspaces; no demo data created"),
+    }
+    Ok(())
+}
+
+async fn open(database: &DatabaseArgs) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let db = db::connect(&database.resolve_url()?).await?;
+    db::migrate(&db).await?;
+    Ok(db)
+}
+
+/// A service error as a CLI error message.
+fn describe(err: AppError) -> anyhow::Error {
+    match err {
+        AppError::Internal(inner) => inner,
+        other => anyhow::anyhow!("{} ({})", other.message(), other.code()),
+    }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password (input is visible; prefer piping it in): ");
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password)
+}
+
+/// The URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("VAFA_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Pretty => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,88 @@
+//! Creating and reading workspaces (tenants).
+
+use chrono::Utc;
+use entity::workspace;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    audit,
+    auth::Actor,
+    graphql::{AppError, AppResult, ids::new_id},
+};
+
+pub struct NewWorkspace<'a> {
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub currency: &'a str,
+    pub timezone: &'a str,
+}
+
+pub async fn create<C: ConnectionTrait>(db: &C, actor: Actor, input: NewWorkspace<'_>) -> AppResult<workspace::Model> {
+    let slug = input.slug.trim().to_ascii_lowercase();
+    if !valid_slug(&slug) {
+        return Err(AppError::bad_input(
+            "slug",
+            "slug must be 2–64 characters: lower-case letters, digits and dashes, starting with a letter or digit",
+        ));
+    }
+    let name = input.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::bad_input("name", "name must have 1 to 200 characters"));
+    }
+    let currency = input.currency.trim().to_ascii_uppercase();
+    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(AppError::bad_input("currency", "currency must be a three-letter ISO 4217 code"));
+    }
+    if input.timezone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(AppError::bad_input("timezone", "timezone must be an IANA name such as Europe/Berlin"));
+    }
+    if find_by_slug(db, &slug).await?.is_some() {
+        return Err(AppError::Conflict(format!("a workspace with slug `{slug}` already exists")));
+    }
+    let now = Utc::now();
+    let model = workspace::ActiveModel {
+        id: Set(new_id()),
+        slug: Set(slug),
+        name: Set(name.to_owned()),
+        currency: Set(currency),
+        timezone: Set(input.timezone.to_owned()),
+        settings: Set(json!({})),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    audit::record(db, model.id, actor, "workspace.create", "workspace", Some(model.id), json!({ "slug": model.slug }))
+        .await?;
+    Ok(model)
+}
+
+pub async fn find_by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> AppResult<Option<workspace::Model>> {
+    Ok(workspace::Entity::find().filter(workspace::Column::Slug.eq(slug.trim().to_ascii_lowercase())).one(db).await?)
+}
+
+pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<workspace::Model> {
+    workspace::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("workspace"))
+}
+
+fn valid_slug(slug: &str) -> bool {
+    (2..=64).contains(&slug.len())
+        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_slug;
+
+    #[test]
+    fn slugs_are_url_safe() {
+        assert!(valid_slug("demo"));
+        assert!(valid_slug("acme-2"));
+        assert!(!valid_slug("-acme"));
+        assert!(!valid_slug("a"));
+        assert!(!valid_slug("Acme Inc"));
+    }
+}
