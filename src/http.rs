@@ -230,6 +230,7 @@ async fn execute(
 ) -> Response {
     // Parse once up front: GET must not run mutations, and the span wants the operation name.
     let operation_name = gql.operation_name.clone();
+    let parsed = gql.parsed_query().is_ok();
     if let Ok(document) = gql.parsed_query() {
         let operation = match &document.operations {
             DocumentOperations::Single(op) => Some(op.node.ty),
@@ -274,10 +275,20 @@ async fn execute(
     let client_ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let gql = schema::request_loaders(&s.app, gql.data(RequestContext { principal, client_ip }));
 
-    let result = s.schema.execute(gql).await;
+    let mut result = s.schema.execute(gql).await;
     let request_error = result.data == async_graphql::Value::Null
         && !result.errors.is_empty()
         && result.errors.iter().all(|e| e.path.is_empty());
+    if request_error {
+        // Parse and validation errors come without a code; give them the conventional ones.
+        let code = if parsed { "GRAPHQL_VALIDATION_FAILED" } else { "GRAPHQL_PARSE_FAILED" };
+        for error in &mut result.errors {
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            if extensions.get("code").is_none() {
+                extensions.set("code", code);
+            }
+        }
+    }
     let status = if request_error && response_type == ResponseType::GraphqlResponse {
         StatusCode::BAD_REQUEST
     } else {

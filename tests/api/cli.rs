@@ -1,0 +1,145 @@
+//! The `vafa` binary: schema export, configuration errors, administration commands, demo mode.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Command, Stdio},
+};
+
+use serde_json::json;
+
+use crate::{
+    db_tests,
+    support::{Backend, TestApp},
+};
+
+fn vafa() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vafa"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("VAFA_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+#[test]
+fn export_schema_matches_the_checked_in_sdl() {
+    let output = vafa().arg("export-schema").output().unwrap();
+    assert!(output.status.success());
+    let checked_in = include_str!("../../schema.graphql");
+    assert!(
+        String::from_utf8(output.stdout).unwrap() == checked_in,
+        "schema.graphql is stale: run `cargo run -- export-schema > schema.graphql`"
+    );
+}
+
+#[test]
+fn configuration_errors_are_clear_and_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (vec![("VAFA_DATABASE_URL", "postgres://127.0.0.1:1/vafa")], "VAFA_JWT_SECRET is required"),
+        (vec![("VAFA_DATABASE_URL", "mysql://localhost/vafa")], "VAFA_DATABASE_URL must start with"),
+        (vec![("VAFA_JWT_SECRET", "too-short")], "at least 32 bytes"),
+        (vec![("VAFA_BIND", "not-an-address")], "invalid value"),
+        (vec![("VAFA_ACCESS_TOKEN_TTL", "1")], "VAFA_ACCESS_TOKEN_TTL"),
+    ];
+    for (env, expected) in cases {
+        let output = vafa().arg("serve").env("VAFA_DATA_DIR", dir.path()).envs(env.clone()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{env:?} should fail");
+        assert!(stderr.contains(expected), "{env:?}: {stderr}");
+        assert!(!stderr.contains("too-short"), "secrets are never echoed: {stderr}");
+    }
+}
+
+/// Environment pointing the CLI at the test app's database and secret.
+fn env_for(app: &TestApp) -> Vec<(&'static str, String)> {
+    vec![
+        ("VAFA_DATABASE_URL", app.database_url.clone()),
+        ("VAFA_JWT_SECRET", String::from_utf8(app.jwt_secret.clone()).unwrap()),
+    ]
+}
+
+async fn administration_commands(app: TestApp) {
+    let env = env_for(&app);
+    let output =
+        vafa().args(["create-workspace", "--slug", "shop", "--name", "The Shop"]).envs(env.clone()).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let again =
+        vafa().args(["create-workspace", "--slug", "shop", "--name", "Again"]).envs(env.clone()).output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    let mut child = vafa()
+        .args(["create-user", "--workspace", "shop", "--email", "owner@shop.example", "--role", "admin"])
+        .envs(env.clone())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"a long and secret password\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let output = vafa()
+        .args(["issue-token", "--workspace", "shop", "--email", "owner@shop.example"])
+        .envs(env.clone())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert_eq!(token.split('.').count(), 3, "only the token is printed: {token}");
+    let me = app.ok(Some(&token), "{ me { email role workspace { slug name } } }", json!({})).await;
+    assert_eq!(me["me"]["role"], "ADMIN");
+    assert_eq!(me["me"]["workspace"]["name"], "The Shop");
+
+    // The password set through standard input works for login.
+    let (status, _) = app.login("shop", "owner@shop.example", "a long and secret password").await;
+    assert_eq!(status, 200);
+}
+
+async fn demo_mode_prints_a_working_token(app: TestApp) {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut command = vafa();
+    command.arg("serve").arg("--demo").env("VAFA_BIND", "127.0.0.1:0").env("VAFA_DATA_DIR", data_dir.path());
+    if app.backend == Backend::Postgres {
+        command.envs(env_for(&app));
+    }
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut url, mut token) = (None, None);
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("GraphiQL: ") {
+            url = Some(rest.to_owned());
+        }
+        if let Some(rest) = line.strip_prefix("Access token: ") {
+            token = Some(rest.to_owned());
+            break;
+        }
+    }
+    let (url, token) = (url.expect("GraphiQL URL printed"), token.expect("token printed"));
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(json!({ "query": "{ me { email role workspace { slug } } }" }).to_string())
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["me"]["email"], "admin@demo.example", "{body}");
+    assert_eq!(body["data"]["me"]["workspace"]["slug"], "demo");
+    if app.backend == Backend::Sqlite {
+        assert!(data_dir.path().join("vafa.db").exists(), "embedded database created in the data dir");
+    }
+
+    // SIGTERM shuts the server down cleanly.
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
+}
+
+db_tests!(administration_commands, demo_mode_prints_a_working_token);

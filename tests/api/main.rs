@@ -1,0 +1,13 @@
+//! End-to-end tests through the HTTP endpoint. Every test touching the database runs on
+//! SQLite and on PostgreSQL (see `support`).
+
+mod support;
+
+mod api_keys;
+mod auth;
+mod cli;
+mod http;
+mod jwt;
+mod roles;
+mod tenancy;
+mod users;
