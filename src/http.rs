@@ -127,7 +127,8 @@ impl ResponseType {
                 _ => {}
             }
         }
-        wildcard.then_some(ResponseType::GraphqlResponse)
+        // Clients sending only a wildcard are most likely legacy ones: give them plain JSON.
+        wildcard.then_some(ResponseType::Json)
     }
 
     fn content_type(self) -> &'static str {
@@ -229,6 +230,14 @@ async fn execute(
     is_get: bool,
 ) -> Response {
     // Parse once up front: GET must not run mutations, and the span wants the operation name.
+    if gql.query.trim().is_empty() {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            response_type,
+            "BAD_REQUEST",
+            "the `query` parameter is required",
+        );
+    }
     let operation_name = gql.operation_name.clone();
     let parsed = gql.parsed_query().is_ok();
     if let Ok(document) = gql.parsed_query() {
@@ -294,7 +303,13 @@ async fn execute(
     } else {
         StatusCode::OK
     };
-    let body = match serde_json::to_vec(&result) {
+    // A request error has no `data` entry at all: the request never reached execution.
+    let body = match serde_json::to_value(&result).and_then(|mut value| {
+        if request_error && let Some(object) = value.as_object_mut() {
+            object.remove("data");
+        }
+        serde_json::to_vec(&value)
+    }) {
         Ok(body) => body,
         Err(err) => {
             tracing::error!(error = %err, "cannot serialise response");
@@ -324,7 +339,7 @@ mod tests {
                 == Some(ResponseType::GraphqlResponse)
         );
         assert!(ResponseType::negotiate(&accept("application/json")) == Some(ResponseType::Json));
-        assert!(ResponseType::negotiate(&accept("*/*")) == Some(ResponseType::GraphqlResponse));
+        assert!(ResponseType::negotiate(&accept("*/*")) == Some(ResponseType::Json));
         assert!(ResponseType::negotiate(&accept("text/plain")).is_none());
         assert!(ResponseType::negotiate(&accept("application/json;q=0")).is_none());
     }
