@@ -7,9 +7,6 @@ use sea_orm::{
     sea_query::{Expr, Func, LikeExpr},
 };
 
-/// Most `in` lists a filter accepts.
-const MAX_IN: usize = 100;
-
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct StringFilter {
     pub eq: Option<String>,
@@ -21,13 +18,7 @@ pub struct StringFilter {
 
 impl StringFilter {
     pub fn condition<C: ColumnTrait>(&self, column: C) -> Condition {
-        let mut all = Condition::all();
-        if let Some(eq) = &self.eq {
-            all = all.add(column.eq(eq.clone()));
-        }
-        if let Some(values) = &self.one_of {
-            all = all.add(column.is_in(values.iter().take(MAX_IN).cloned()));
-        }
+        let mut all = eq_or_in(column, self.eq.as_ref(), self.one_of.as_deref());
         if let Some(needle) = &self.contains {
             let pattern = format!("%{}%", escape_like(&needle.to_lowercase()));
             all = all.add(Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(pattern).escape('\\')));
@@ -74,15 +65,24 @@ pub struct EnumFilter<T: InputType + Into<sea_orm::Value> + Clone> {
 
 impl<T: InputType + Into<sea_orm::Value> + Clone> EnumFilter<T> {
     pub fn condition<C: ColumnTrait>(&self, column: C) -> Condition {
-        let mut all = Condition::all();
-        if let Some(eq) = &self.eq {
-            all = all.add(column.eq(eq.clone()));
-        }
-        if let Some(values) = &self.one_of {
-            all = all.add(column.is_in(values.iter().take(MAX_IN).cloned()));
-        }
-        all
+        eq_or_in(column, self.eq.as_ref(), self.one_of.as_deref())
     }
+}
+
+/// The `eq` and `in` operators every filter type shares.
+fn eq_or_in<C: ColumnTrait, V: Into<sea_orm::Value> + Clone>(
+    column: C,
+    eq: Option<&V>,
+    one_of: Option<&[V]>,
+) -> Condition {
+    let mut all = Condition::all();
+    if let Some(eq) = eq {
+        all = all.add(column.eq(eq.clone()));
+    }
+    if let Some(values) = one_of {
+        all = all.add(column.is_in(values.iter().cloned()));
+    }
+    all
 }
 
 /// Escapes LIKE wildcards so user text matches literally (`\` is the escape character on both backends).
