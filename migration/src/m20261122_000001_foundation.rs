@@ -186,7 +186,7 @@ pub(crate) async fn create_index<T: IntoIden + Copy + 'static>(
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub(crate) enum Workspace {
+enum Workspace {
     Table,
     Id,
     Slug,
@@ -199,7 +199,7 @@ pub(crate) enum Workspace {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-enum User {
+pub(crate) enum User {
     Table,
     Id,
     WorkspaceId,
