@@ -6,10 +6,16 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod contact;
+pub mod customers;
 pub mod db;
 pub mod demo;
+pub mod follow_ups;
 pub mod graphql;
 pub mod http;
+pub mod money;
+pub mod orders;
+pub mod profile;
 pub mod schema;
 pub mod users;
 pub mod workspaces;

@@ -6,17 +6,20 @@ use crate::{
     AppState,
     audit::AuditQuery,
     auth::graphql::{ApiKeyMutation, ApiKeyQuery, AuthMutation},
-    users::{UserMutation, UserQuery},
+    customers::{CustomerLoader, CustomerMutation, CustomerNotes, CustomerQuery, LifecycleHistory, TagLoader},
+    graphql::children::ChildrenLoader,
+    orders::{CustomerOrders, OrderMutation, OrderQuery},
+    users::{UserLoader, UserMutation, UserQuery},
     workspaces::{WorkspaceLoader, WorkspaceQuery},
 };
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(UserQuery, WorkspaceQuery, ApiKeyQuery, AuditQuery);
+pub struct Query(UserQuery, WorkspaceQuery, ApiKeyQuery, AuditQuery, CustomerQuery, OrderQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(AuthMutation, UserMutation, ApiKeyMutation);
+pub struct Mutation(AuthMutation, UserMutation, ApiKeyMutation, CustomerMutation, OrderMutation);
 
 pub type VafaSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -43,7 +46,15 @@ pub fn build(state: Option<AppState>, introspection: bool) -> VafaSchema {
 /// Loaders live for one request: a cached loader shared across requests would leak rows
 /// between users and serve stale data.
 pub fn request_loaders(state: &AppState, request: async_graphql::Request) -> async_graphql::Request {
-    request.data(DataLoader::new(WorkspaceLoader(state.db().clone()), tokio::spawn))
+    let db = state.db();
+    request
+        .data(DataLoader::new(WorkspaceLoader(db.clone()), tokio::spawn))
+        .data(DataLoader::new(UserLoader(db.clone()), tokio::spawn))
+        .data(DataLoader::new(CustomerLoader(db.clone()), tokio::spawn))
+        .data(DataLoader::new(TagLoader(db.clone()), tokio::spawn))
+        .data(DataLoader::new(ChildrenLoader::<CustomerOrders>::new(db.clone()), tokio::spawn))
+        .data(DataLoader::new(ChildrenLoader::<CustomerNotes>::new(db.clone()), tokio::spawn))
+        .data(DataLoader::new(ChildrenLoader::<LifecycleHistory>::new(db.clone()), tokio::spawn))
 }
 
 /// The SDL, as checked in at `schema.graphql`.

@@ -28,6 +28,12 @@ pub enum ApiScope {
     WorkspaceRead,
     /// List staff users (e.g. to map assignees).
     UsersRead,
+    /// Read customers, leads and orders.
+    CustomersRead,
+    /// Create and change customers and leads.
+    CustomersWrite,
+    /// Record, refund and cancel orders (shops, POS systems).
+    OrdersWrite,
 }
 
 /// What an operation needs. Resolvers ask for one; roles and scopes grant them.
@@ -38,6 +44,9 @@ pub enum Permission {
     ManageUsers,
     ManageApiKeys,
     ReadAuditLog,
+    ReadCustomers,
+    WriteCustomers,
+    WriteOrders,
 }
 
 impl Permission {
@@ -48,6 +57,9 @@ impl Permission {
             Permission::ManageUsers => "manage users",
             Permission::ManageApiKeys => "manage API keys",
             Permission::ReadAuditLog => "read the audit log",
+            Permission::ReadCustomers => "read customers, leads and orders",
+            Permission::WriteCustomers => "change customers and leads",
+            Permission::WriteOrders => "record or change orders",
         }
     }
 }
@@ -71,14 +83,18 @@ impl Principal {
         match self {
             Principal::Staff { role, .. } => match role {
                 UserRole::Admin => true,
-                UserRole::Manager => matches!(permission, ReadWorkspace | ReadUsers | ReadAuditLog),
-                UserRole::Agent | UserRole::Sales | UserRole::Viewer => {
-                    matches!(permission, ReadWorkspace | ReadUsers)
+                UserRole::Manager => !matches!(permission, ManageUsers | ManageApiKeys),
+                UserRole::Agent | UserRole::Sales => {
+                    matches!(permission, ReadWorkspace | ReadUsers | ReadCustomers | WriteCustomers | WriteOrders)
                 }
+                UserRole::Viewer => matches!(permission, ReadWorkspace | ReadUsers | ReadCustomers),
             },
             Principal::Integration { scopes, .. } => scopes.iter().any(|scope| match scope {
                 ApiScope::WorkspaceRead => permission == ReadWorkspace,
                 ApiScope::UsersRead => permission == ReadUsers,
+                ApiScope::CustomersRead => permission == ReadCustomers,
+                ApiScope::CustomersWrite => matches!(permission, ReadCustomers | WriteCustomers),
+                ApiScope::OrdersWrite => permission == WriteOrders,
             }),
         }
     }

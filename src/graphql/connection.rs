@@ -10,8 +10,9 @@ use async_graphql::{
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sea_orm::{
-    ColumnTrait, ColumnType, Condition, DatabaseConnection, EntityTrait, IdenStatic, ModelTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, Value,
+    ColumnTrait, ColumnType, Condition, DatabaseConnection, EntityTrait, ExprTrait, IdenStatic, IntoSimpleExpr,
+    ModelTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Value,
+    sea_query::{Expr, Func, SimpleExpr},
 };
 use serde_json::json;
 
@@ -36,16 +37,49 @@ pub struct PageArgs {
     pub before: Option<String>,
 }
 
+/// Where rows with no value go in an order.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum NullsPlacement {
+    First,
+    #[default]
+    Last,
+}
+
 /// One column of a connection's order.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct SortKey<C> {
     pub column: C,
     pub direction: SortDirection,
+    /// For a nullable column: the value that stands in for NULL, chosen so NULLs sort where asked.
+    pub null_as: Option<Value>,
 }
 
 impl<C> SortKey<C> {
     pub fn new(column: C, direction: SortDirection) -> Self {
-        SortKey { column, direction }
+        SortKey { column, direction, null_as: None }
+    }
+
+    /// A nullable timestamp column, NULLs placed first or last whatever the direction.
+    pub fn nullable_time(column: C, direction: SortDirection, nulls: NullsPlacement) -> Self {
+        use chrono::{DateTime, Utc};
+        let low = (direction == SortDirection::Asc) == (nulls == NullsPlacement::First);
+        let stand_in = if low { DateTime::<Utc>::MIN_UTC } else { DateTime::<Utc>::MAX_UTC };
+        // Four-digit years keep SQLite's text timestamps in order.
+        let stand_in = stand_in.clamp(
+            "0001-01-01T00:00:00Z".parse().unwrap_or(DateTime::<Utc>::MIN_UTC),
+            "9999-12-31T23:59:59Z".parse().unwrap_or(DateTime::<Utc>::MAX_UTC),
+        );
+        SortKey { column, direction, null_as: Some(Value::from(stand_in)) }
+    }
+}
+
+impl<C: ColumnTrait> SortKey<C> {
+    /// The expression sorted on: the column, or `COALESCE(column, stand-in)`.
+    pub fn expr(&self) -> SimpleExpr {
+        match &self.null_as {
+            None => self.column.into_simple_expr(),
+            Some(value) => Func::coalesce([self.column.into_simple_expr(), Expr::val(value.clone()).into()]).into(),
+        }
     }
 }
 
@@ -74,7 +108,7 @@ pub fn page_complexity(first: Option<i32>, last: Option<i32>, child_complexity: 
 pub async fn paginate<E, N>(
     db: &DatabaseConnection,
     query: Select<E>,
-    mut order: Vec<SortKey<E::Column>>,
+    order: Vec<SortKey<E::Column>>,
     id: E::Column,
     args: PageArgs,
     to_node: impl Fn(E::Model) -> N,
@@ -84,17 +118,10 @@ where
     E::Model: Sync,
     N: OutputType,
 {
-    order.push(SortKey::new(id, SortDirection::Asc));
+    let order = with_id(order, id);
     let fingerprint = order_fingerprint(&order);
     let window = Window::from_args(&args)?;
-
-    let total = {
-        let (db, query) = (db.clone(), query.clone());
-        TotalCount(Arc::new(move || {
-            let (db, query) = (db.clone(), query.clone());
-            Box::pin(async move { Ok(query.count(&db).await?) })
-        }))
-    };
+    let total = TotalCount::of(db, query.clone());
 
     let mut select = query;
     if let Some(cursor) = &args.after {
@@ -108,7 +135,7 @@ where
     let from_end = matches!(window, Window::Last(_));
     for key in &order {
         let ascending = (key.direction == SortDirection::Asc) != from_end;
-        select = select.order_by(key.column, if ascending { Order::Asc } else { Order::Desc });
+        select = select.order_by(key.expr(), if ascending { Order::Asc } else { Order::Desc });
     }
     let size = match window {
         Window::First(n) | Window::Last(n) => n,
@@ -121,22 +148,67 @@ where
     }
     let (has_previous, has_next) =
         if from_end { (has_more, args.before.is_some()) } else { (args.after.is_some(), has_more) };
+    build_page(rows, &order, has_previous, has_next, total, to_node)
+}
 
+/// `order` made total by a final `id` ascending.
+pub fn with_id<C>(mut order: Vec<SortKey<C>>, id: C) -> Vec<SortKey<C>> {
+    order.push(SortKey::new(id, SortDirection::Asc));
+    order
+}
+
+/// A connection over rows already fetched in `order` (which ends in `id`).
+pub fn build_page<M: ModelTrait, N: OutputType>(
+    rows: Vec<M>,
+    order: &[SortKey<<M::Entity as EntityTrait>::Column>],
+    has_previous: bool,
+    has_next: bool,
+    total: TotalCount,
+    to_node: impl Fn(M) -> N,
+) -> AppResult<Page<N>> {
+    let fingerprint = order_fingerprint(order);
     let mut connection = Connection::with_additional_fields(has_previous, has_next, total);
     for row in rows {
-        let cursor = encode_cursor(&fingerprint, &order, &row)?;
+        let cursor = encode_cursor(&fingerprint, order, &row)?;
         connection.edges.push(Edge::new(cursor, to_node(row)));
     }
     Ok(connection)
 }
 
-enum Window {
+impl TotalCount {
+    /// Counts `query` when asked.
+    pub fn of<E: EntityTrait>(db: &DatabaseConnection, query: Select<E>) -> TotalCount
+    where
+        E::Model: Sync,
+    {
+        let (db, query) = (db.clone(), query);
+        TotalCount(Arc::new(move || {
+            let (db, query) = (db.clone(), query.clone());
+            Box::pin(async move { Ok(query.count(&db).await?) })
+        }))
+    }
+}
+
+pub(crate) enum Window {
     First(usize),
     Last(usize),
 }
 
+impl PageArgs {
+    /// `Some(n)` for a plain first page (`first` or nothing, no cursors): the case batch loaders serve.
+    pub fn plain_first(&self) -> Option<usize> {
+        if self.after.is_some() || self.before.is_some() {
+            return None;
+        }
+        match Window::from_args(self) {
+            Ok(Window::First(n)) => Some(n),
+            _ => None,
+        }
+    }
+}
+
 impl Window {
-    fn from_args(args: &PageArgs) -> AppResult<Window> {
+    pub(crate) fn from_args(args: &PageArgs) -> AppResult<Window> {
         let check = |n: i32, field: &str| -> AppResult<usize> {
             if !(0..=MAX_PAGE_SIZE as i32).contains(&n) {
                 return Err(AppError::bad_input(field, format!("`{field}` must be between 0 and {MAX_PAGE_SIZE}")));
@@ -159,11 +231,11 @@ fn keyset_condition<C: ColumnTrait>(order: &[SortKey<C>], values: &[Value], afte
     for (i, key) in order.iter().enumerate() {
         let mut all = Condition::all();
         for (earlier, value) in order[..i].iter().zip(values) {
-            all = all.add(earlier.column.eq(value.clone()));
+            all = all.add(earlier.expr().eq(value.clone()));
         }
         let greater = (key.direction == SortDirection::Asc) == after;
         let value = values[i].clone();
-        all = all.add(if greater { key.column.gt(value) } else { key.column.lt(value) });
+        all = all.add(if greater { key.expr().gt(value) } else { key.expr().lt(value) });
         any = any.add(all);
     }
     any
@@ -182,7 +254,16 @@ fn encode_cursor<M: ModelTrait>(
     order: &[SortKey<<M::Entity as EntityTrait>::Column>],
     row: &M,
 ) -> AppResult<String> {
-    let values = order.iter().map(|key| value_to_json(row.get(key.column))).collect::<AppResult<Vec<_>>>()?;
+    let values = order
+        .iter()
+        .map(|key| {
+            let value = row.get(key.column);
+            match (&key.null_as, is_null(&value)) {
+                (Some(stand_in), true) => value_to_json(stand_in.clone()),
+                _ => value_to_json(value),
+            }
+        })
+        .collect::<AppResult<Vec<_>>>()?;
     let payload = json!({ "o": fingerprint, "v": values });
     Ok(URL_SAFE_NO_PAD.encode(payload.to_string()))
 }
@@ -208,6 +289,17 @@ fn decode_cursor<C: ColumnTrait>(
         .zip(values)
         .map(|(key, value)| json_to_value(value, key.column.def().get_column_type()).ok_or_else(invalid))
         .collect()
+}
+
+fn is_null(value: &Value) -> bool {
+    matches!(
+        value,
+        Value::ChronoDateTimeUtc(None)
+            | Value::String(None)
+            | Value::BigInt(None)
+            | Value::Int(None)
+            | Value::Uuid(None)
+    )
 }
 
 fn value_to_json(value: Value) -> AppResult<serde_json::Value> {

@@ -1,7 +1,10 @@
 //! Typed filter operators shared by every connection's filter input.
 
-use async_graphql::{InputObject, InputType};
+use super::{AppResult, ids::parse_id};
+use crate::money;
+use async_graphql::{ID, InputObject, InputType};
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use sea_orm::{
     ColumnTrait, Condition, ExprTrait,
     sea_query::{Expr, Func, LikeExpr},
@@ -54,9 +57,90 @@ impl DateTimeFilter {
     }
 }
 
+/// A whole-number range (bounds inclusive).
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct IntFilter {
+    pub eq: Option<i64>,
+    pub gte: Option<i64>,
+    pub lte: Option<i64>,
+}
+
+impl IntFilter {
+    pub fn condition<C: ColumnTrait>(&self, column: C) -> Condition {
+        let mut all = Condition::all();
+        if let Some(v) = self.eq {
+            all = all.add(column.eq(v));
+        }
+        if let Some(v) = self.gte {
+            all = all.add(column.gte(v));
+        }
+        if let Some(v) = self.lte {
+            all = all.add(column.lte(v));
+        }
+        all
+    }
+}
+
+/// A money range in the workspace currency (bounds inclusive), compared in minor units.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct MoneyFilter {
+    pub gte: Option<Decimal>,
+    pub lte: Option<Decimal>,
+}
+
+impl MoneyFilter {
+    pub fn condition<C: ColumnTrait>(&self, column: C, currency: &str, field: &str) -> AppResult<Condition> {
+        let mut all = Condition::all();
+        if let Some(v) = self.gte {
+            all = all.add(column.gte(money::to_minor(v, currency, &format!("{field}.gte"))?));
+        }
+        if let Some(v) = self.lte {
+            all = all.add(column.lte(money::to_minor(v, currency, &format!("{field}.lte"))?));
+        }
+        Ok(all)
+    }
+}
+
+/// `eq` / `in` on an id column (`isNull` for optional references).
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct IdFilter {
+    pub eq: Option<ID>,
+    #[graphql(name = "in")]
+    pub one_of: Option<Vec<ID>>,
+    pub is_null: Option<bool>,
+}
+
+impl IdFilter {
+    pub fn condition<C: ColumnTrait>(&self, column: C, field: &str) -> AppResult<Condition> {
+        let eq = self.eq.as_ref().map(|id| parse_id(id, &format!("{field}.eq"))).transpose()?;
+        let one_of = self
+            .one_of
+            .as_ref()
+            .map(|ids| ids.iter().map(|id| parse_id(id, &format!("{field}.in"))).collect::<AppResult<Vec<_>>>())
+            .transpose()?;
+        let mut all = eq_or_in(column, eq.as_ref(), one_of.as_deref());
+        match self.is_null {
+            Some(true) => all = all.add(column.is_null()),
+            Some(false) => all = all.add(column.is_not_null()),
+            None => {}
+        }
+        Ok(all)
+    }
+}
+
 /// `eq` / `in` on an enum column.
 #[derive(InputObject, Clone, Debug)]
 #[graphql(concrete(name = "UserRoleFilter", params(entity::user::UserRole)))]
+#[graphql(concrete(name = "LifecycleStageFilter", params(entity::customer::LifecycleStage)))]
+#[graphql(concrete(name = "AgeBandFilter", params(entity::enums::AgeBand)))]
+#[graphql(concrete(name = "IncomeBandFilter", params(entity::enums::IncomeBand)))]
+#[graphql(concrete(name = "ChannelFilter", params(entity::enums::Channel)))]
+#[graphql(concrete(name = "AcquisitionSourceFilter", params(entity::enums::AcquisitionSource)))]
+#[graphql(concrete(name = "PriorityFilter", params(entity::enums::Priority)))]
+#[graphql(concrete(name = "OrderStatusFilter", params(entity::order::OrderStatus)))]
+#[graphql(concrete(name = "OrderChannelFilter", params(entity::order::OrderChannel)))]
+#[graphql(concrete(name = "LeadStatusFilter", params(entity::lead::LeadStatus)))]
+#[graphql(concrete(name = "LeadCategoryFilter", params(entity::lead::LeadCategory)))]
 pub struct EnumFilter<T: InputType + Into<sea_orm::Value> + Clone> {
     pub eq: Option<T>,
     #[graphql(name = "in")]

@@ -1,6 +1,7 @@
 //! The toolkit every domain uses: request context and guards, errors, ids, Relay connections and
 //! filter inputs. Domains import from here; nothing here imports a domain.
 
+pub mod children;
 pub mod connection;
 pub mod context;
 pub mod error;

@@ -226,3 +226,24 @@ impl UserMutation {
         Ok(DeactivateUserPayload { user: User(user) })
     }
 }
+
+/// Batches user lookups of one request (owners, assignees, authors).
+pub struct UserLoader(pub sea_orm::DatabaseConnection);
+
+impl async_graphql::dataloader::Loader<uuid::Uuid> for UserLoader {
+    type Value = user::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[uuid::Uuid],
+    ) -> Result<std::collections::HashMap<uuid::Uuid, user::Model>, Self::Error> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let rows = user::Entity::find()
+            .filter(user::Column::Id.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await
+            .map_err(AppError::from)?;
+        Ok(rows.into_iter().map(|u| (u.id, u)).collect())
+    }
+}

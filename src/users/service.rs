@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::{
     audit,
     auth::{Actor, password, tokens},
+    contact::{normalize_email, normalize_name},
     graphql::{AppError, AppResult, ids::new_id},
 };
 
@@ -22,17 +23,6 @@ pub struct NewUser {
     pub password: String,
 }
 
-/// Lower-cased, trimmed, and plausibly an address; `field` names the input in errors.
-pub fn normalize_email(email: &str, field: &str) -> AppResult<String> {
-    let email = email.trim().to_lowercase();
-    let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-        })
-        && !email.chars().any(char::is_whitespace);
-    if valid { Ok(email) } else { Err(AppError::bad_input(field, "not a valid email address")) }
-}
-
 pub async fn create<C: ConnectionTrait>(
     db: &C,
     workspace_id: Uuid,
@@ -40,10 +30,7 @@ pub async fn create<C: ConnectionTrait>(
     input: NewUser,
 ) -> AppResult<user::Model> {
     let email = normalize_email(&input.email, "input.email")?;
-    let name = input.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::bad_input("input.name", "name must have 1 to 200 characters"));
-    }
+    let name = normalize_name(&input.name, "input.name")?;
     password::validate(&input.password, "input.password")?;
     if find_by_email(db, workspace_id, &email).await?.is_some() {
         return Err(AppError::Conflict("a user with this email already exists in the workspace".to_owned()));
@@ -55,7 +42,7 @@ pub async fn create<C: ConnectionTrait>(
         workspace_id: Set(workspace_id),
         email: Set(email),
         password_hash: Set(password_hash),
-        name: Set(name.to_owned()),
+        name: Set(name),
         role: Set(input.role),
         active: Set(true),
         last_login_at: Set(None),
@@ -126,17 +113,4 @@ pub async fn find_by_email<C: ConnectionTrait>(
 /// The workspace's users matching `condition`.
 pub fn query(workspace_id: Uuid, condition: Condition) -> Select<user::Entity> {
     user::Entity::find().filter(user::Column::WorkspaceId.eq(workspace_id)).filter(condition)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::normalize_email;
-
-    #[test]
-    fn emails_are_normalised_and_checked() {
-        assert_eq!(normalize_email("  Ada@Example.COM ", "e").unwrap(), "ada@example.com");
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a da@example.com", "ada@.com"] {
-            assert!(normalize_email(bad, "e").is_err(), "{bad}");
-        }
-    }
 }

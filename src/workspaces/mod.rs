@@ -1,6 +1,7 @@
 //! Workspaces: the tenant every principal and row belongs to.
 
 pub mod service;
+pub mod settings;
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};

@@ -31,10 +31,7 @@ pub async fn create<C: ConnectionTrait>(db: &C, actor: Actor, input: NewWorkspac
     if name.is_empty() || name.chars().count() > 200 {
         return Err(AppError::bad_input("name", "name must have 1 to 200 characters"));
     }
-    let currency = input.currency.trim().to_ascii_uppercase();
-    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-        return Err(AppError::bad_input("currency", "currency must be a three-letter ISO 4217 code"));
-    }
+    let currency = crate::money::validate_currency(input.currency, "currency")?;
     if input.timezone.parse::<chrono_tz::Tz>().is_err() {
         return Err(AppError::bad_input("timezone", "timezone must be an IANA name such as Europe/Berlin"));
     }
@@ -85,4 +82,9 @@ mod tests {
         assert!(!valid_slug("a"));
         assert!(!valid_slug("Acme Inc"));
     }
+}
+
+/// The workspace's rules (defaults where unset).
+pub async fn settings<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<super::settings::WorkspaceSettings> {
+    Ok(super::settings::WorkspaceSettings::from_json(&get(db, id).await?.settings))
 }

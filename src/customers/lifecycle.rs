@@ -1,0 +1,252 @@
+//! Lifecycle stages: the pure rules that say where a customer stands, and the one place that
+//! changes a stage (always with a history row saying why).
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{
+    customer::{self, LifecycleStage},
+    interaction::{self, Direction, Outcome},
+    lifecycle_event,
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter,
+};
+
+use crate::{
+    auth::Actor,
+    graphql::{AppResult, ids::new_id},
+    workspaces::settings::WorkspaceSettings,
+};
+
+/// How reachable a customer has been lately (outbound attempts in the activity window).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reachability {
+    pub attempts: i64,
+    pub unanswered: i64,
+}
+
+impl Reachability {
+    pub fn hard_to_reach(&self, settings: &WorkspaceSettings) -> bool {
+        self.attempts >= settings.hard_to_reach_min_attempts
+            && self.unanswered * 100 >= settings.hard_to_reach_percent * self.attempts
+    }
+}
+
+/// The stage the rules give, and why; `None` when the stage should stay as it is.
+pub fn evaluate(
+    c: &customer::Model,
+    reachability: Reachability,
+    settings: &WorkspaceSettings,
+    now: DateTime<Utc>,
+) -> Option<(LifecycleStage, String)> {
+    let (stage, reason) = rule_stage(c, reachability, settings, now);
+    // NOT_NOW and CHURNED are staff decisions: only a new order overrides them.
+    let sticky = matches!(c.lifecycle_stage, LifecycleStage::NotNow | LifecycleStage::Churned);
+    let ordered_since = c.last_order_at.is_some_and(|t| t > c.lifecycle_changed_at);
+    if (sticky && !ordered_since) || stage == c.lifecycle_stage {
+        return None;
+    }
+    Some((stage, reason))
+}
+
+fn rule_stage(
+    c: &customer::Model,
+    reachability: Reachability,
+    settings: &WorkspaceSettings,
+    now: DateTime<Utc>,
+) -> (LifecycleStage, String) {
+    let (Some(first), Some(last)) = (c.first_order_at, c.last_order_at) else {
+        return (LifecycleStage::New, "no completed order yet".to_owned());
+    };
+    let idle_days = (now - last).num_days();
+    if idle_days > settings.dormant_after_days {
+        return (LifecycleStage::Dormant, format!("no completed order for {idle_days} days"));
+    }
+    if c.order_count >= 2 {
+        let usual_gap = (last - first).num_days() / i64::from(c.order_count - 1);
+        if usual_gap > 0 && idle_days > settings.at_risk_gap_factor * usual_gap {
+            return (
+                LifecycleStage::AtRisk,
+                format!("overdue: {idle_days} days since the last order, usually {usual_gap}"),
+            );
+        }
+    }
+    if reachability.hard_to_reach(settings) {
+        return (
+            LifecycleStage::AtRisk,
+            format!(
+                "hard to reach: {} of {} recent contact attempts unanswered",
+                reachability.unanswered, reachability.attempts
+            ),
+        );
+    }
+    let span_days = (last - first).num_days();
+    if c.order_count >= settings.loyal_min_orders
+        && span_days >= settings.loyal_min_span_days
+        && idle_days <= settings.activity_window_days
+    {
+        return (LifecycleStage::Loyal, format!("{} orders over {span_days} days", c.order_count));
+    }
+    (LifecycleStage::Active, "ordered within the activity window".to_owned())
+}
+
+/// Outbound contact attempts in the activity window, and how many went unanswered.
+pub async fn reachability<C: ConnectionTrait>(
+    db: &C,
+    customer_id: uuid::Uuid,
+    settings: &WorkspaceSettings,
+    now: DateTime<Utc>,
+) -> AppResult<Reachability> {
+    let recent = interaction::Entity::find()
+        .filter(interaction::Column::CustomerId.eq(customer_id))
+        .filter(interaction::Column::Direction.eq(Direction::Outbound))
+        .filter(interaction::Column::OccurredAt.gte(now - Duration::days(settings.activity_window_days)));
+    let attempts = recent.clone().count(db).await? as i64;
+    let unanswered =
+        recent.filter(interaction::Column::Outcome.is_in([Outcome::NoAnswer, Outcome::Bounced])).count(db).await?
+            as i64;
+    Ok(Reachability { attempts, unanswered })
+}
+
+/// Re-applies the rules to one customer, recording any change.
+pub async fn reevaluate<C: ConnectionTrait>(
+    db: &C,
+    c: customer::Model,
+    settings: &WorkspaceSettings,
+    now: DateTime<Utc>,
+) -> AppResult<customer::Model> {
+    let reach = reachability(db, c.id, settings, now).await?;
+    match evaluate(&c, reach, settings, now) {
+        Some((stage, reason)) => transition(db, c, stage, &reason, Actor::SYSTEM).await,
+        None => Ok(c),
+    }
+}
+
+/// Moves a customer to `to`, with a history row. Staff may move in any direction.
+pub async fn transition<C: ConnectionTrait>(
+    db: &C,
+    c: customer::Model,
+    to: LifecycleStage,
+    reason: &str,
+    actor: Actor,
+) -> AppResult<customer::Model> {
+    let from = c.lifecycle_stage;
+    let now = Utc::now();
+    let mut active = c.into_active_model();
+    active.lifecycle_stage = Set(to);
+    active.lifecycle_changed_at = Set(now);
+    if to != LifecycleStage::NotNow {
+        active.not_now_until = Set(None);
+    }
+    active.updated_at = Set(now);
+    let c = active.update(db).await?;
+    record_event(db, &c, Some(from), to, reason, actor).await?;
+    Ok(c)
+}
+
+pub async fn record_event<C: ConnectionTrait>(
+    db: &C,
+    c: &customer::Model,
+    from: Option<LifecycleStage>,
+    to: LifecycleStage,
+    reason: &str,
+    actor: Actor,
+) -> AppResult<()> {
+    let now = Utc::now();
+    lifecycle_event::Entity::insert(lifecycle_event::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(c.workspace_id),
+        customer_id: Set(c.id),
+        from_stage: Set(from),
+        to_stage: Set(to),
+        reason: Set(reason.to_owned()),
+        actor_id: Set(actor.id),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn customer(orders: i32, first_days_ago: i64, last_days_ago: i64, stage: LifecycleStage) -> customer::Model {
+        let now = Utc::now();
+        let at = |days: i64| (orders > 0).then(|| now - Duration::days(days));
+        customer::Model {
+            id: uuid::Uuid::nil(),
+            workspace_id: uuid::Uuid::nil(),
+            external_ref: None,
+            name: "x".into(),
+            email: None,
+            phone: None,
+            birthday: None,
+            anniversary: None,
+            lifecycle_stage: stage,
+            lifecycle_changed_at: now - Duration::days(400),
+            not_now_until: None,
+            source: None,
+            source_lead_id: None,
+            owner_id: None,
+            referred_by_customer_id: None,
+            marketing_consent: false,
+            order_count: orders,
+            total_spent_minor: 0,
+            first_order_at: at(first_days_ago),
+            last_order_at: at(last_days_ago),
+            deleted_at: None,
+            erased_at: None,
+            merged_into_id: None,
+            city: None,
+            region: None,
+            country: None,
+            age_band: None,
+            gender: None,
+            income_band: None,
+            occupation: None,
+            interests: serde_json::json!([]),
+            personality_type: None,
+            preferred_channel: None,
+            interaction_style: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn stage_of(c: &customer::Model, reach: Reachability) -> LifecycleStage {
+        evaluate(c, reach, &WorkspaceSettings::default(), Utc::now()).map_or(c.lifecycle_stage, |(s, _)| s)
+    }
+
+    #[test]
+    fn stages_follow_the_default_rules() {
+        let quiet = Reachability::default();
+        assert_eq!(stage_of(&customer(0, 0, 0, LifecycleStage::New), quiet), LifecycleStage::New);
+        assert_eq!(stage_of(&customer(1, 3, 3, LifecycleStage::New), quiet), LifecycleStage::Active);
+        assert_eq!(stage_of(&customer(3, 120, 10, LifecycleStage::Active), quiet), LifecycleStage::Loyal);
+        assert_eq!(
+            stage_of(&customer(3, 40, 10, LifecycleStage::Active), quiet),
+            LifecycleStage::Active,
+            "span too short"
+        );
+        assert_eq!(stage_of(&customer(1, 91, 91, LifecycleStage::Active), quiet), LifecycleStage::Dormant);
+        // Two orders 10 days apart, then 30 days of silence: overdue.
+        assert_eq!(stage_of(&customer(2, 40, 30, LifecycleStage::Active), quiet), LifecycleStage::AtRisk);
+        let unreachable = Reachability { attempts: 4, unanswered: 2 };
+        assert_eq!(stage_of(&customer(1, 5, 5, LifecycleStage::Active), unreachable), LifecycleStage::AtRisk);
+        let two_attempts = Reachability { attempts: 2, unanswered: 2 };
+        assert_eq!(stage_of(&customer(1, 5, 5, LifecycleStage::Active), two_attempts), LifecycleStage::Active);
+    }
+
+    #[test]
+    fn staff_decisions_stick_until_the_customer_orders_again() {
+        let quiet = Reachability::default();
+        let churned = customer(1, 300, 300, LifecycleStage::Churned);
+        assert!(evaluate(&churned, quiet, &WorkspaceSettings::default(), Utc::now()).is_none());
+        let mut not_now = customer(2, 500, 2, LifecycleStage::NotNow);
+        not_now.lifecycle_changed_at = Utc::now() - Duration::days(10);
+        assert_eq!(stage_of(&not_now, quiet), LifecycleStage::Active, "ordered after saying not now");
+    }
+}

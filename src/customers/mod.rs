@@ -1,0 +1,683 @@
+//! Customers: profile, tags, notes, order statistics, lifecycle, and the lists hanging off them.
+
+pub mod lifecycle;
+pub mod service;
+
+use std::collections::HashMap;
+
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject, dataloader::DataLoader};
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{
+    customer::{self, LifecycleStage},
+    customer_note, customer_tag,
+    enums::{AcquisitionSource, AgeBand, Channel, IncomeBand},
+    lifecycle_event, order,
+};
+use rust_decimal::Decimal;
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+    sea_query::{Expr, Query},
+};
+use uuid::Uuid;
+
+use crate::{
+    auth::Permission,
+    graphql::{
+        AppError, AppResult, authorize,
+        children::{ChildRelation, children_page},
+        connection::{NullsPlacement, Page, PageArgs, SortDirection, SortKey, page_complexity, paginate},
+        filter::{DateTimeFilter, EnumFilter, IdFilter, IntFilter, MoneyFilter, StringFilter},
+        ids::{parse_id, to_id},
+        state, transact,
+    },
+    money,
+    orders::{CustomerOrders, Order, OrderFilter},
+    profile::{Profile, ProfileInput},
+    profile_of,
+    users::{User, UserLoader},
+    workspaces::WorkspaceLoader,
+};
+
+#[derive(Clone)]
+pub struct Customer(pub customer::Model);
+
+impl Customer {
+    async fn currency(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let workspace = ctx.data_unchecked::<DataLoader<WorkspaceLoader>>().load_one(self.0.workspace_id).await?;
+        Ok(workspace.map(|w| w.currency).unwrap_or_default())
+    }
+}
+
+#[Object]
+impl Customer {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+    async fn external_ref(&self) -> Option<&str> {
+        self.0.external_ref.as_deref()
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+    async fn birthday(&self) -> Option<NaiveDate> {
+        self.0.birthday
+    }
+    async fn anniversary(&self) -> Option<NaiveDate> {
+        self.0.anniversary
+    }
+    async fn lifecycle_stage(&self) -> LifecycleStage {
+        self.0.lifecycle_stage
+    }
+    async fn lifecycle_changed_at(&self) -> DateTime<Utc> {
+        self.0.lifecycle_changed_at
+    }
+    /// When a NOT_NOW customer should be contacted again.
+    async fn not_now_until(&self) -> Option<DateTime<Utc>> {
+        self.0.not_now_until
+    }
+    async fn source(&self) -> Option<AcquisitionSource> {
+        self.0.source
+    }
+    async fn marketing_consent(&self) -> bool {
+        self.0.marketing_consent
+    }
+    async fn profile(&self) -> Profile {
+        profile_of!(&self.0)
+    }
+    async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        match self.0.owner_id {
+            Some(id) => Ok(ctx.data_unchecked::<DataLoader<UserLoader>>().load_one(id).await?.map(User)),
+            None => Ok(None),
+        }
+    }
+    async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        Ok(ctx.data_unchecked::<DataLoader<TagLoader>>().load_one(self.0.id).await?.unwrap_or_default())
+    }
+    /// Completed orders.
+    async fn order_count(&self) -> i32 {
+        self.0.order_count
+    }
+    /// Sum of completed orders (historic value), in the workspace currency.
+    async fn total_spent(&self, ctx: &Context<'_>) -> async_graphql::Result<Decimal> {
+        Ok(money::from_minor(self.0.total_spent_minor, &self.currency(ctx).await?))
+    }
+    /// Mean completed order value; null without orders.
+    async fn average_order_value(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Decimal>> {
+        if self.0.order_count == 0 {
+            return Ok(None);
+        }
+        let currency = self.currency(ctx).await?;
+        let scale = money::exponent(&currency).unwrap_or(2);
+        let total = money::from_minor(self.0.total_spent_minor, &currency);
+        Ok(Some((total / Decimal::from(self.0.order_count)).round_dp(scale)))
+    }
+    async fn first_order_at(&self) -> Option<DateTime<Utc>> {
+        self.0.first_order_at
+    }
+    async fn last_order_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_order_at
+    }
+    /// Whole days since the last completed order; null without orders.
+    async fn days_since_last_order(&self) -> Option<i64> {
+        self.0.last_order_at.map(|t| (Utc::now() - t).num_days())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// Orders, newest first.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Page<Order>> {
+        children_page::<CustomerOrders, _>(ctx, self.0.id, PageArgs { first, after, last, before }, Order).await
+    }
+
+    /// Personal facts staff should remember, newest first.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    async fn notes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Page<CustomerNote>> {
+        children_page::<CustomerNotes, _>(ctx, self.0.id, PageArgs { first, after, last, before }, CustomerNote).await
+    }
+
+    /// Every lifecycle change with its reason, newest first.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    async fn lifecycle_history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Page<LifecycleChange>> {
+        children_page::<LifecycleHistory, _>(ctx, self.0.id, PageArgs { first, after, last, before }, LifecycleChange)
+            .await
+    }
+}
+
+pub struct CustomerNote(pub customer_note::Model);
+
+#[Object]
+impl CustomerNote {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+    async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        match self.0.author_id {
+            Some(id) => Ok(ctx.data_unchecked::<DataLoader<UserLoader>>().load_one(id).await?.map(User)),
+            None => Ok(None),
+        }
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+pub struct LifecycleChange(pub lifecycle_event::Model);
+
+#[Object]
+impl LifecycleChange {
+    async fn from_stage(&self) -> Option<LifecycleStage> {
+        self.0.from_stage
+    }
+    async fn to_stage(&self) -> LifecycleStage {
+        self.0.to_stage
+    }
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+    /// The staff user or key who made the change; null when the rules did.
+    async fn actor_id(&self) -> Option<ID> {
+        self.0.actor_id.map(to_id)
+    }
+    async fn changed_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+pub struct CustomerNotes;
+
+impl ChildRelation for CustomerNotes {
+    type Entity = customer_note::Entity;
+    fn parent_column() -> customer_note::Column {
+        customer_note::Column::CustomerId
+    }
+    fn id_column() -> customer_note::Column {
+        customer_note::Column::Id
+    }
+    fn order() -> Vec<SortKey<customer_note::Column>> {
+        vec![SortKey::new(customer_note::Column::CreatedAt, SortDirection::Desc)]
+    }
+}
+
+pub struct LifecycleHistory;
+
+impl ChildRelation for LifecycleHistory {
+    type Entity = lifecycle_event::Entity;
+    fn parent_column() -> lifecycle_event::Column {
+        lifecycle_event::Column::CustomerId
+    }
+    fn id_column() -> lifecycle_event::Column {
+        lifecycle_event::Column::Id
+    }
+    fn order() -> Vec<SortKey<lifecycle_event::Column>> {
+        vec![SortKey::new(lifecycle_event::Column::CreatedAt, SortDirection::Desc)]
+    }
+}
+
+/// Batches customer lookups of one request.
+pub struct CustomerLoader(pub DatabaseConnection);
+
+impl async_graphql::dataloader::Loader<Uuid> for CustomerLoader {
+    type Value = Customer;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Customer>, Self::Error> {
+        let rows = customer::Entity::find()
+            .filter(customer::Column::Id.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await
+            .map_err(AppError::from)?;
+        Ok(rows.into_iter().map(|c| (c.id, Customer(c))).collect())
+    }
+}
+
+/// Batches tag lookups of one request.
+pub struct TagLoader(pub DatabaseConnection);
+
+impl async_graphql::dataloader::Loader<Uuid> for TagLoader {
+    type Value = Vec<String>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<String>>, Self::Error> {
+        let mut out: HashMap<Uuid, Vec<String>> = HashMap::new();
+        for tag in service::tags_of(&self.0, keys).await? {
+            out.entry(tag.customer_id).or_default().push(tag.tag);
+        }
+        Ok(out)
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct CustomerFilter {
+    pub name: Option<StringFilter>,
+    pub email: Option<StringFilter>,
+    pub phone: Option<StringFilter>,
+    pub external_ref: Option<StringFilter>,
+    pub lifecycle_stage: Option<EnumFilter<LifecycleStage>>,
+    pub owner_id: Option<IdFilter>,
+    pub source: Option<EnumFilter<AcquisitionSource>>,
+    /// Customers with at least one of these tags.
+    pub tags_any: Option<Vec<String>>,
+    /// Customers with all of these tags.
+    pub tags_all: Option<Vec<String>>,
+    pub city: Option<StringFilter>,
+    pub region: Option<StringFilter>,
+    pub country: Option<StringFilter>,
+    pub age_band: Option<EnumFilter<AgeBand>>,
+    pub income_band: Option<EnumFilter<IncomeBand>>,
+    pub preferred_channel: Option<EnumFilter<Channel>>,
+    pub marketing_consent: Option<bool>,
+    /// Month of the birthday, 1–12.
+    pub birthday_month: Option<u32>,
+    pub order_count: Option<IntFilter>,
+    pub total_spent: Option<MoneyFilter>,
+    pub last_order_at: Option<DateTimeFilter>,
+    pub created_at: Option<DateTimeFilter>,
+    /// Customers with at least one order matching this filter.
+    pub has_order: Option<OrderFilter>,
+    pub and: Option<Vec<CustomerFilter>>,
+    pub or: Option<Vec<CustomerFilter>>,
+    pub not: Option<Box<CustomerFilter>>,
+}
+
+impl CustomerFilter {
+    fn condition(&self, currency: &str, backend: sea_orm::DbBackend) -> AppResult<Condition> {
+        use customer::Column as C;
+        let mut all = Condition::all();
+        let text = [
+            (&self.name, C::Name),
+            (&self.email, C::Email),
+            (&self.phone, C::Phone),
+            (&self.external_ref, C::ExternalRef),
+            (&self.city, C::City),
+            (&self.region, C::Region),
+            (&self.country, C::Country),
+        ];
+        for (filter, column) in text {
+            if let Some(f) = filter {
+                all = all.add(f.condition(column));
+            }
+        }
+        if let Some(f) = &self.lifecycle_stage {
+            all = all.add(f.condition(C::LifecycleStage));
+        }
+        if let Some(f) = &self.owner_id {
+            all = all.add(f.condition(C::OwnerId, "filter.ownerId")?);
+        }
+        if let Some(f) = &self.source {
+            all = all.add(f.condition(C::Source));
+        }
+        if let Some(f) = &self.age_band {
+            all = all.add(f.condition(C::AgeBand));
+        }
+        if let Some(f) = &self.income_band {
+            all = all.add(f.condition(C::IncomeBand));
+        }
+        if let Some(f) = &self.preferred_channel {
+            all = all.add(f.condition(C::PreferredChannel));
+        }
+        if let Some(consent) = self.marketing_consent {
+            all = all.add(C::MarketingConsent.eq(consent));
+        }
+        if let Some(tags) = &self.tags_any {
+            all = all.add(C::Id.in_subquery(tagged(tags).to_owned()));
+        }
+        for tag in self.tags_all.iter().flatten() {
+            all = all.add(C::Id.in_subquery(tagged(std::slice::from_ref(tag)).to_owned()));
+        }
+        if let Some(month) = self.birthday_month {
+            if !(1..=12).contains(&month) {
+                return Err(AppError::bad_input("filter.birthdayMonth", "a month is 1 to 12"));
+            }
+            let month_expr = match backend {
+                sea_orm::DbBackend::Postgres => {
+                    Expr::cust_with_values("EXTRACT(MONTH FROM \"customer\".\"birthday\") = $1", [month as i32])
+                }
+                _ => Expr::cust_with_values(
+                    "CAST(strftime('%m', \"customer\".\"birthday\") AS INTEGER) = ?",
+                    [month as i32],
+                ),
+            };
+            all = all.add(month_expr);
+        }
+        if let Some(f) = &self.order_count {
+            all = all.add(f.condition(C::OrderCount));
+        }
+        if let Some(f) = &self.total_spent {
+            all = all.add(f.condition(C::TotalSpentMinor, currency, "filter.totalSpent")?);
+        }
+        if let Some(f) = &self.last_order_at {
+            all = all.add(f.condition(C::LastOrderAt));
+        }
+        if let Some(f) = &self.created_at {
+            all = all.add(f.condition(C::CreatedAt));
+        }
+        if let Some(f) = &self.has_order {
+            let orders = order::Entity::find()
+                .select_only()
+                .column(order::Column::CustomerId)
+                .filter(f.condition(currency)?)
+                .into_query();
+            all = all.add(C::Id.in_subquery(orders));
+        }
+        for f in self.and.iter().flatten() {
+            all = all.add(f.condition(currency, backend)?);
+        }
+        if let Some(filters) = &self.or {
+            let mut any = Condition::any();
+            for f in filters {
+                any = any.add(f.condition(currency, backend)?);
+            }
+            all = all.add(any);
+        }
+        if let Some(f) = &self.not {
+            all = all.add(f.condition(currency, backend)?.not());
+        }
+        Ok(all)
+    }
+}
+
+/// `SELECT customer_id FROM customer_tag WHERE tag IN (…)`.
+fn tagged(tags: &[String]) -> sea_orm::sea_query::SelectStatement {
+    let tags: Vec<String> = tags.iter().map(|t| t.trim().to_lowercase()).collect();
+    Query::select()
+        .column(customer_tag::Column::CustomerId)
+        .from(customer_tag::Entity)
+        .and_where(customer_tag::Column::Tag.is_in(tags))
+        .to_owned()
+}
+
+#[derive(Enum, Copy, Clone, PartialEq, Eq)]
+pub enum CustomerOrderField {
+    Name,
+    CreatedAt,
+    LastOrderAt,
+    TotalSpent,
+    OrderCount,
+}
+
+#[derive(InputObject, Clone, Copy)]
+pub struct CustomerOrder {
+    pub field: CustomerOrderField,
+    #[graphql(default)]
+    pub direction: SortDirection,
+    /// For fields that can be empty (`LAST_ORDER_AT`): where customers without a value go.
+    #[graphql(default)]
+    pub nulls: NullsPlacement,
+}
+
+#[derive(Default)]
+pub struct CustomerQuery;
+
+#[Object]
+impl CustomerQuery {
+    /// Customers of the workspace. Default order: newest first.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn customers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<CustomerFilter>,
+        order_by: Option<Vec<CustomerOrder>>,
+    ) -> async_graphql::Result<Page<Customer>> {
+        let principal = authorize(ctx, Permission::ReadCustomers)?;
+        let db = state(ctx).db();
+        let mut query = service::query(principal.workspace_id());
+        if let Some(filter) = &filter {
+            let workspace = crate::workspaces::service::get(db, principal.workspace_id()).await?;
+            query = query.filter(filter.condition(&workspace.currency, db.get_database_backend())?);
+        }
+        let order = order_by
+            .unwrap_or_else(|| {
+                vec![CustomerOrder {
+                    field: CustomerOrderField::CreatedAt,
+                    direction: SortDirection::Desc,
+                    nulls: NullsPlacement::Last,
+                }]
+            })
+            .into_iter()
+            .map(|o| match o.field {
+                CustomerOrderField::Name => SortKey::new(customer::Column::Name, o.direction),
+                CustomerOrderField::CreatedAt => SortKey::new(customer::Column::CreatedAt, o.direction),
+                CustomerOrderField::TotalSpent => SortKey::new(customer::Column::TotalSpentMinor, o.direction),
+                CustomerOrderField::OrderCount => SortKey::new(customer::Column::OrderCount, o.direction),
+                CustomerOrderField::LastOrderAt => {
+                    SortKey::nullable_time(customer::Column::LastOrderAt, o.direction, o.nulls)
+                }
+            })
+            .collect();
+        Ok(paginate(db, query, order, customer::Column::Id, PageArgs { first, after, last, before }, Customer).await?)
+    }
+
+    async fn customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Customer> {
+        let principal = authorize(ctx, Permission::ReadCustomers)?;
+        let id = parse_id(&id, "id")?;
+        Ok(Customer(service::get(state(ctx).db(), principal.workspace_id(), id).await?))
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateCustomerInput {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// Your system's id for the customer; unique per workspace.
+    pub external_ref: Option<String>,
+    pub birthday: Option<NaiveDate>,
+    pub anniversary: Option<NaiveDate>,
+    pub owner_id: Option<ID>,
+    pub source: Option<AcquisitionSource>,
+    #[graphql(default)]
+    pub marketing_consent: bool,
+    #[graphql(default)]
+    pub tags: Vec<String>,
+    pub profile: Option<ProfileInput>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateCustomerInput {
+    pub customer_id: ID,
+    pub name: Option<String>,
+    pub email: MaybeUndefined<String>,
+    pub phone: MaybeUndefined<String>,
+    pub external_ref: MaybeUndefined<String>,
+    pub birthday: MaybeUndefined<NaiveDate>,
+    pub anniversary: MaybeUndefined<NaiveDate>,
+    pub owner_id: MaybeUndefined<ID>,
+    pub marketing_consent: Option<bool>,
+    /// Replaces all tags when given.
+    pub tags: Option<Vec<String>>,
+    pub profile: Option<ProfileInput>,
+}
+
+#[derive(SimpleObject)]
+pub struct CustomerPayload {
+    pub customer: Customer,
+}
+
+#[derive(InputObject)]
+pub struct AddCustomerNoteInput {
+    pub customer_id: ID,
+    pub body: String,
+}
+
+#[derive(SimpleObject)]
+pub struct AddCustomerNotePayload {
+    pub note: CustomerNote,
+}
+
+#[derive(InputObject)]
+pub struct MarkCustomerNotNowInput {
+    pub customer_id: ID,
+    /// When to get back to them (a NOT_NOW_REVISIT follow-up is due then).
+    pub until: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct SetLifecycleStageInput {
+    pub customer_id: ID,
+    pub stage: LifecycleStage,
+    pub reason: String,
+}
+
+#[derive(Default)]
+pub struct CustomerMutation;
+
+#[Object]
+impl CustomerMutation {
+    async fn create_customer(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCustomerInput,
+    ) -> async_graphql::Result<CustomerPayload> {
+        let principal = authorize(ctx, Permission::WriteCustomers)?;
+        let new = service::NewCustomer {
+            name: input.name,
+            email: input.email,
+            phone: input.phone,
+            external_ref: input.external_ref,
+            birthday: input.birthday,
+            anniversary: input.anniversary,
+            owner_id: input.owner_id.as_ref().map(|id| parse_id(id, "input.ownerId")).transpose()?,
+            source: input.source,
+            marketing_consent: input.marketing_consent,
+            tags: input.tags,
+            profile: input.profile.unwrap_or_default(),
+            ..Default::default()
+        };
+        let customer = transact(state(ctx).db(), async |txn| {
+            service::create(txn, principal.workspace_id(), principal.actor(), new).await
+        })
+        .await?;
+        Ok(CustomerPayload { customer: Customer(customer) })
+    }
+
+    /// Changes a customer: absent fields are kept, `null` clears.
+    async fn update_customer(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateCustomerInput,
+    ) -> async_graphql::Result<CustomerPayload> {
+        let principal = authorize(ctx, Permission::WriteCustomers)?;
+        let id = parse_id(&input.customer_id, "input.customerId")?;
+        let owner_id = match input.owner_id {
+            MaybeUndefined::Value(id) => MaybeUndefined::Value(parse_id(&id, "input.ownerId")?),
+            MaybeUndefined::Null => MaybeUndefined::Null,
+            MaybeUndefined::Undefined => MaybeUndefined::Undefined,
+        };
+        let changes = service::CustomerChanges {
+            name: input.name,
+            email: input.email,
+            phone: input.phone,
+            external_ref: input.external_ref,
+            birthday: input.birthday,
+            anniversary: input.anniversary,
+            owner_id,
+            marketing_consent: input.marketing_consent,
+            tags: input.tags,
+            profile: input.profile,
+        };
+        let customer = transact(state(ctx).db(), async |txn| {
+            service::update(txn, principal.workspace_id(), principal.actor(), id, changes).await
+        })
+        .await?;
+        Ok(CustomerPayload { customer: Customer(customer) })
+    }
+
+    /// Remembers a personal fact about the customer.
+    async fn add_customer_note(
+        &self,
+        ctx: &Context<'_>,
+        input: AddCustomerNoteInput,
+    ) -> async_graphql::Result<AddCustomerNotePayload> {
+        let principal = authorize(ctx, Permission::WriteCustomers)?;
+        let id = parse_id(&input.customer_id, "input.customerId")?;
+        let note = transact(state(ctx).db(), async |txn| {
+            service::add_note(txn, principal.workspace_id(), principal.actor(), id, &input.body).await
+        })
+        .await?;
+        Ok(AddCustomerNotePayload { note: CustomerNote(note) })
+    }
+
+    /// The customer said "not now": kept, and revisited on `until`.
+    async fn mark_customer_not_now(
+        &self,
+        ctx: &Context<'_>,
+        input: MarkCustomerNotNowInput,
+    ) -> async_graphql::Result<CustomerPayload> {
+        let principal = authorize(ctx, Permission::WriteCustomers)?;
+        let id = parse_id(&input.customer_id, "input.customerId")?;
+        if input.until <= Utc::now() {
+            return Err(AppError::bad_input("input.until", "the revisit date must be in the future").into());
+        }
+        let reason = input.reason.unwrap_or_else(|| "said not now".to_owned());
+        let customer = transact(state(ctx).db(), async |txn| {
+            let current = service::get(txn, principal.workspace_id(), id).await?;
+            service::mark_not_now(txn, current, input.until, &reason, principal.actor()).await
+        })
+        .await?;
+        Ok(CustomerPayload { customer: Customer(customer) })
+    }
+
+    /// Moves a customer to any stage explicitly (CHURNED only this way), with a reason.
+    async fn set_customer_lifecycle_stage(
+        &self,
+        ctx: &Context<'_>,
+        input: SetLifecycleStageInput,
+    ) -> async_graphql::Result<CustomerPayload> {
+        let principal = authorize(ctx, Permission::WriteCustomers)?;
+        let id = parse_id(&input.customer_id, "input.customerId")?;
+        let reason = input.reason.trim().to_owned();
+        if reason.is_empty() {
+            return Err(AppError::bad_input("input.reason", "say why the stage changes").into());
+        }
+        if input.stage == LifecycleStage::NotNow {
+            return Err(AppError::bad_input("input.stage", "use markCustomerNotNow, which needs a revisit date").into());
+        }
+        let customer = transact(state(ctx).db(), async |txn| {
+            let current = service::get(txn, principal.workspace_id(), id).await?;
+            lifecycle::transition(txn, current, input.stage, &reason, principal.actor()).await
+        })
+        .await?;
+        Ok(CustomerPayload { customer: Customer(customer) })
+    }
+}

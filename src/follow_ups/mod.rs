@@ -1,0 +1,3 @@
+//! Follow-ups: thank-yous, surveys, greetings, check-ins, reactivation and "not now" revisits.
+
+pub mod service;

@@ -1,0 +1,118 @@
+//! Lists hanging off a parent (a customer's orders, notes, …) without N+1 queries: a page of
+//! 100 parents asking for their first few children costs one statement, using
+//! `ROW_NUMBER() OVER (PARTITION BY parent …)` on both backends.
+
+use std::{collections::HashMap, marker::PhantomData};
+
+use async_graphql::{Context, OutputType, dataloader::DataLoader};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait, ModelTrait, Order, QueryFilter, QueryTrait, Select, Value,
+    sea_query::{Alias, Asterisk, Expr, Func, Query, WindowStatement},
+};
+use uuid::Uuid;
+
+use super::{
+    AppError, AppResult,
+    connection::{Page, PageArgs, SortDirection, SortKey, TotalCount, build_page, paginate, with_id},
+    state,
+};
+
+/// A parent → children relation, e.g. customer → orders.
+pub trait ChildRelation: Send + Sync + 'static {
+    type Entity: EntityTrait<Model: Clone + Send + Sync>;
+    /// The children of one parent.
+    fn of(parent: Uuid) -> Select<Self::Entity> {
+        Self::Entity::find().filter(Self::parent_column().eq(parent))
+    }
+    fn parent_column() -> <Self::Entity as EntityTrait>::Column;
+    fn id_column() -> <Self::Entity as EntityTrait>::Column;
+    /// The default order (before the final `id`).
+    fn order() -> Vec<SortKey<<Self::Entity as EntityTrait>::Column>>;
+}
+
+/// Batches "first n children" requests of one GraphQL request.
+pub struct ChildrenLoader<R> {
+    db: DatabaseConnection,
+    relation: PhantomData<R>,
+}
+
+impl<R> ChildrenLoader<R> {
+    pub fn new(db: DatabaseConnection) -> Self {
+        ChildrenLoader { db, relation: PhantomData }
+    }
+}
+
+impl<R: ChildRelation> async_graphql::dataloader::Loader<(Uuid, usize)> for ChildrenLoader<R> {
+    type Value = Vec<<R::Entity as EntityTrait>::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[(Uuid, usize)]) -> Result<HashMap<(Uuid, usize), Self::Value>, Self::Error> {
+        let mut by_size: HashMap<usize, Vec<Uuid>> = HashMap::new();
+        for (parent, n) in keys {
+            by_size.entry(*n).or_default().push(*parent);
+        }
+        let mut out = HashMap::new();
+        for (n, parents) in by_size {
+            let mut rows = first_per_parent::<R>(&self.db, &parents, n).await?;
+            for parent in parents {
+                out.insert((parent, n), rows.remove(&parent).unwrap_or_default());
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The first `n` children of each parent, in the relation's order, in one statement.
+async fn first_per_parent<R: ChildRelation>(
+    db: &DatabaseConnection,
+    parents: &[Uuid],
+    n: usize,
+) -> AppResult<HashMap<Uuid, Vec<<R::Entity as EntityTrait>::Model>>> {
+    let order = with_id(R::order(), R::id_column());
+    let mut window = WindowStatement::partition_by(R::parent_column());
+    for key in &order {
+        window.order_by_expr(key.expr(), if key.direction == SortDirection::Asc { Order::Asc } else { Order::Desc });
+    }
+    let rank = Alias::new("rank_in_parent");
+    let mut inner = R::Entity::find().filter(R::parent_column().is_in(parents.iter().copied())).into_query();
+    inner.expr_window_as(Func::cust("ROW_NUMBER"), window, rank.clone());
+    let outer = Query::select()
+        .column(Asterisk)
+        .from_subquery(inner, Alias::new("ranked"))
+        .and_where(Expr::col(rank.clone()).lte(n as i64))
+        .order_by(rank, Order::Asc)
+        .to_owned();
+    let statement = db.get_database_backend().build(&outer);
+    let rows = R::Entity::find().from_raw_sql(statement).all(db).await?;
+    let mut grouped: HashMap<Uuid, Vec<_>> = HashMap::new();
+    for row in rows {
+        match row.get(R::parent_column()) {
+            Value::Uuid(Some(parent)) => grouped.entry(parent).or_default().push(row),
+            other => return Err(AppError::Internal(anyhow::anyhow!("child row without a parent id: {other:?}"))),
+        }
+    }
+    Ok(grouped)
+}
+
+/// A page of `parent`'s children: a plain first page comes from the batch loader, anything
+/// else (cursors, `last`) is paged directly.
+pub async fn children_page<R: ChildRelation, N: OutputType>(
+    ctx: &Context<'_>,
+    parent: Uuid,
+    args: PageArgs,
+    to_node: impl Fn(<R::Entity as EntityTrait>::Model) -> N,
+) -> async_graphql::Result<Page<N>>
+where
+    <R::Entity as EntityTrait>::Model: Sync,
+{
+    let db = state(ctx).db();
+    let Some(n) = args.plain_first() else {
+        return Ok(paginate(db, R::of(parent), R::order(), R::id_column(), args, to_node).await?);
+    };
+    let loader = ctx.data_unchecked::<DataLoader<ChildrenLoader<R>>>();
+    let mut rows = loader.load_one((parent, n + 1)).await?.unwrap_or_default();
+    let has_next = rows.len() > n;
+    rows.truncate(n);
+    let order = with_id(R::order(), R::id_column());
+    Ok(build_page(rows, &order, false, has_next, TotalCount::of(db, R::of(parent)), to_node)?)
+}

@@ -1,0 +1,75 @@
+//! Money: integer minor units inside, `Decimal` at the API edge, never floats.
+
+use iso_currency::Currency;
+use rust_decimal::Decimal;
+
+use crate::graphql::{AppError, AppResult};
+
+/// The number of minor-unit digits of an ISO 4217 currency (2 for EUR, 0 for JPY, 3 for KWD).
+pub fn exponent(code: &str) -> Option<u32> {
+    Currency::from_code(code).and_then(|c| c.exponent()).map(u32::from)
+}
+
+/// Checks that `code` is a currency with minor units.
+pub fn validate_currency(code: &str, field: &str) -> AppResult<String> {
+    let code = code.trim().to_ascii_uppercase();
+    match exponent(&code) {
+        Some(_) => Ok(code),
+        None => Err(AppError::bad_input(field, format!("`{code}` is not an ISO 4217 currency code"))),
+    }
+}
+
+/// `amount` in minor units of `currency`. Refuses more decimals than the currency has, negative
+/// amounts, and amounts too large for 64 bits.
+pub fn to_minor(amount: Decimal, currency: &str, field: &str) -> AppResult<i64> {
+    let exp = exponent(currency).ok_or_else(|| AppError::bad_input(field, format!("unknown currency `{currency}`")))?;
+    if amount.is_sign_negative() && !amount.is_zero() {
+        return Err(AppError::bad_input(field, "amount must not be negative"));
+    }
+    let normalized = amount.normalize();
+    if normalized.scale() > exp {
+        return Err(AppError::bad_input(field, format!("{currency} amounts have at most {exp} decimal places")));
+    }
+    let scaled = normalized
+        .checked_mul(Decimal::from(10i64.pow(exp)))
+        .ok_or_else(|| AppError::bad_input(field, "amount is too large"))?;
+    i64::try_from(scaled).map_err(|_| AppError::bad_input(field, "amount is too large"))
+}
+
+/// Minor units back to a decimal with the currency's scale (`1999` EUR → `19.99`).
+pub fn from_minor(minor: i64, currency: &str) -> Decimal {
+    Decimal::new(minor, exponent(currency).unwrap_or(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn d(text: &str) -> Decimal {
+        Decimal::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn amounts_round_trip_through_minor_units() {
+        assert_eq!(to_minor(d("19.99"), "EUR", "a").unwrap(), 1999);
+        assert_eq!(to_minor(d("19.90"), "EUR", "a").unwrap(), 1990);
+        assert_eq!(to_minor(d("19.9000"), "EUR", "a").unwrap(), 1990, "trailing zeros are not precision");
+        assert_eq!(to_minor(d("1500"), "JPY", "a").unwrap(), 1500);
+        assert_eq!(to_minor(d("1.234"), "KWD", "a").unwrap(), 1234);
+        assert_eq!(from_minor(1999, "EUR").to_string(), "19.99");
+        assert_eq!(from_minor(1500, "JPY").to_string(), "1500");
+        assert_eq!(from_minor(0, "USD").to_string(), "0.00");
+    }
+
+    #[test]
+    fn impossible_amounts_are_bad_input() {
+        assert!(to_minor(d("19.999"), "EUR", "a").is_err());
+        assert!(to_minor(d("1.5"), "JPY", "a").is_err());
+        assert!(to_minor(d("-1"), "EUR", "a").is_err());
+        assert!(to_minor(d("99999999999999999999"), "EUR", "a").is_err());
+        assert!(validate_currency("XYZ", "c").is_err());
+        assert_eq!(validate_currency("eur", "c").unwrap(), "EUR");
+    }
+}

@@ -1,0 +1,57 @@
+//! Per-workspace rules, stored as JSON on the workspace; every field has a default, so older
+//! rows and partial updates keep working.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, async_graphql::SimpleObject)]
+#[serde(default, rename_all = "camelCase")]
+pub struct WorkspaceSettings {
+    /// A customer is active with a completed order in the last this many days (METRICS.md "W").
+    pub activity_window_days: i64,
+    /// With no completed order for this many days a customer is DORMANT.
+    pub dormant_after_days: i64,
+    /// LOYAL needs at least this many completed orders …
+    pub loyal_min_orders: i32,
+    /// … spanning at least this many days (first to last), and an order within the window.
+    pub loyal_min_span_days: i64,
+    /// AT_RISK when the days since the last order exceed this many times the customer's usual gap.
+    pub at_risk_gap_factor: i64,
+    /// "Hard to reach": at least this many outbound attempts in the window …
+    pub hard_to_reach_min_attempts: i64,
+    /// … of which at least this percentage got no answer or bounced.
+    pub hard_to_reach_percent: i64,
+}
+
+impl Default for WorkspaceSettings {
+    fn default() -> Self {
+        WorkspaceSettings {
+            activity_window_days: 90,
+            dormant_after_days: 90,
+            loyal_min_orders: 3,
+            loyal_min_span_days: 90,
+            at_risk_gap_factor: 2,
+            hard_to_reach_min_attempts: 3,
+            hard_to_reach_percent: 50,
+        }
+    }
+}
+
+impl WorkspaceSettings {
+    /// Reads settings, falling back to defaults for anything missing or malformed.
+    pub fn from_json(value: &serde_json::Value) -> Self {
+        serde_json::from_value(value.clone()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_settings_keep_defaults() {
+        let settings = WorkspaceSettings::from_json(&serde_json::json!({ "activityWindowDays": 30 }));
+        assert_eq!(settings.activity_window_days, 30);
+        assert_eq!(settings.loyal_min_orders, 3);
+        assert_eq!(WorkspaceSettings::from_json(&serde_json::json!("garbage")), WorkspaceSettings::default());
+    }
+}
