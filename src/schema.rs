@@ -1,6 +1,11 @@
 //! Assembles the domains' Query and Mutation parts into one schema, with its limits.
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, dataloader::DataLoader};
+use std::hash::Hash;
+
+use async_graphql::{
+    EmptySubscription, MergedObject, Schema,
+    dataloader::{DataLoader, HashMapCache, Loader},
+};
 
 use crate::{
     AppState,
@@ -43,18 +48,22 @@ pub fn build(state: Option<AppState>, introspection: bool) -> VafaSchema {
     builder.finish()
 }
 
-/// Loaders live for one request: a cached loader shared across requests would leak rows
-/// between users and serve stale data.
+/// Loaders live for one request, so their caches do too: a cache shared across requests
+/// would leak rows between users and serve stale data.
 pub fn request_loaders(state: &AppState, request: async_graphql::Request) -> async_graphql::Request {
     let db = state.db();
     request
-        .data(DataLoader::new(WorkspaceLoader(db.clone()), tokio::spawn))
-        .data(DataLoader::new(UserLoader(db.clone()), tokio::spawn))
-        .data(DataLoader::new(CustomerLoader(db.clone()), tokio::spawn))
-        .data(DataLoader::new(TagLoader(db.clone()), tokio::spawn))
-        .data(DataLoader::new(ChildrenLoader::<CustomerOrders>::new(db.clone()), tokio::spawn))
-        .data(DataLoader::new(ChildrenLoader::<CustomerNotes>::new(db.clone()), tokio::spawn))
-        .data(DataLoader::new(ChildrenLoader::<LifecycleHistory>::new(db.clone()), tokio::spawn))
+        .data(cached(WorkspaceLoader(db.clone())))
+        .data(cached(UserLoader(db.clone())))
+        .data(cached(CustomerLoader(db.clone())))
+        .data(cached(TagLoader(db.clone())))
+        .data(cached(ChildrenLoader::<CustomerOrders>::new(db.clone())))
+        .data(cached(ChildrenLoader::<CustomerNotes>::new(db.clone())))
+        .data(cached(ChildrenLoader::<LifecycleHistory>::new(db.clone())))
+}
+
+fn cached<L: Loader<K>, K: Send + Sync + Hash + Eq + Clone + 'static>(loader: L) -> DataLoader<L, HashMapCache> {
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
 }
 
 /// The SDL, as checked in at `schema.graphql`.

@@ -70,18 +70,25 @@ pub enum AcquisitionSource {
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 pub enum AgeBand {
     #[sea_orm(string_value = "UNDER_18")]
+    #[cfg_attr(feature = "graphql", graphql(name = "UNDER_18"))]
     Under18,
     #[sea_orm(string_value = "AGE_18_24")]
+    #[cfg_attr(feature = "graphql", graphql(name = "AGE_18_24"))]
     Age18To24,
     #[sea_orm(string_value = "AGE_25_34")]
+    #[cfg_attr(feature = "graphql", graphql(name = "AGE_25_34"))]
     Age25To34,
     #[sea_orm(string_value = "AGE_35_44")]
+    #[cfg_attr(feature = "graphql", graphql(name = "AGE_35_44"))]
     Age35To44,
     #[sea_orm(string_value = "AGE_45_54")]
+    #[cfg_attr(feature = "graphql", graphql(name = "AGE_45_54"))]
     Age45To54,
     #[sea_orm(string_value = "AGE_55_64")]
+    #[cfg_attr(feature = "graphql", graphql(name = "AGE_55_64"))]
     Age55To64,
     #[sea_orm(string_value = "AGE_65_PLUS")]
+    #[cfg_attr(feature = "graphql", graphql(name = "AGE_65_PLUS"))]
     Age65Plus,
 }
 

@@ -5,7 +5,7 @@ pub mod service;
 
 use std::collections::HashMap;
 
-use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject, dataloader::DataLoader};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
     customer::{self, LifecycleStage},
@@ -24,11 +24,11 @@ use crate::{
     auth::Permission,
     graphql::{
         AppError, AppResult, authorize,
-        children::{ChildRelation, children_page},
+        children::{ChildRelation, children_page, node_selections, prefetch},
         connection::{NullsPlacement, Page, PageArgs, SortDirection, SortKey, page_complexity, paginate},
         filter::{DateTimeFilter, EnumFilter, IdFilter, IntFilter, MoneyFilter, StringFilter},
         ids::{parse_id, to_id},
-        state, transact,
+        loader, state, transact,
     },
     money,
     orders::{CustomerOrders, Order, OrderFilter},
@@ -43,7 +43,7 @@ pub struct Customer(pub customer::Model);
 
 impl Customer {
     async fn currency(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        let workspace = ctx.data_unchecked::<DataLoader<WorkspaceLoader>>().load_one(self.0.workspace_id).await?;
+        let workspace = loader::<WorkspaceLoader>(ctx)?.load_one(self.0.workspace_id).await?;
         Ok(workspace.map(|w| w.currency).unwrap_or_default())
     }
 }
@@ -92,12 +92,12 @@ impl Customer {
     }
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         match self.0.owner_id {
-            Some(id) => Ok(ctx.data_unchecked::<DataLoader<UserLoader>>().load_one(id).await?.map(User)),
+            Some(id) => Ok(loader::<UserLoader>(ctx)?.load_one(id).await?.map(User)),
             None => Ok(None),
         }
     }
     async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
-        Ok(ctx.data_unchecked::<DataLoader<TagLoader>>().load_one(self.0.id).await?.unwrap_or_default())
+        Ok(loader::<TagLoader>(ctx)?.load_one(self.0.id).await?.unwrap_or_default())
     }
     /// Completed orders.
     async fn order_count(&self) -> i32 {
@@ -187,7 +187,7 @@ impl CustomerNote {
     }
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         match self.0.author_id {
-            Some(id) => Ok(ctx.data_unchecked::<DataLoader<UserLoader>>().load_one(id).await?.map(User)),
+            Some(id) => Ok(loader::<UserLoader>(ctx)?.load_one(id).await?.map(User)),
             None => Ok(None),
         }
     }
@@ -273,7 +273,8 @@ impl async_graphql::dataloader::Loader<Uuid> for TagLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<String>>, Self::Error> {
-        let mut out: HashMap<Uuid, Vec<String>> = HashMap::new();
+        // Every key gets an entry, so untagged customers are cached too.
+        let mut out: HashMap<Uuid, Vec<String>> = keys.iter().map(|k| (*k, Vec::new())).collect();
         for tag in service::tags_of(&self.0, keys).await? {
             out.entry(tag.customer_id).or_default().push(tag.tag);
         }
@@ -411,6 +412,26 @@ impl CustomerFilter {
     }
 }
 
+/// Loads what the page's nodes will ask for in a few statements, whatever the page size.
+async fn prefetch_for_page(ctx: &Context<'_>, page: &Page<Customer>) -> async_graphql::Result<()> {
+    let nodes = node_selections(ctx);
+    let ids: Vec<Uuid> = page.edges.iter().map(|e| e.node.0.id).collect();
+    prefetch::<CustomerOrders>(ctx, &nodes, "orders", &ids).await?;
+    prefetch::<CustomerNotes>(ctx, &nodes, "notes", &ids).await?;
+    prefetch::<LifecycleHistory>(ctx, &nodes, "lifecycleHistory", &ids).await?;
+    let asks = |field: &str| nodes.iter().any(|n| n.field(field).exists());
+    if asks("tags") {
+        loader::<TagLoader>(ctx)?.load_many(ids.iter().copied()).await?;
+    }
+    if asks("owner") {
+        loader::<UserLoader>(ctx)?.load_many(page.edges.iter().filter_map(|e| e.node.0.owner_id)).await?;
+    }
+    if asks("totalSpent") || asks("averageOrderValue") {
+        loader::<WorkspaceLoader>(ctx)?.load_many(page.edges.iter().map(|e| e.node.0.workspace_id)).await?;
+    }
+    Ok(())
+}
+
 /// `SELECT customer_id FROM customer_tag WHERE tag IN (…)`.
 fn tagged(tags: &[String]) -> sea_orm::sea_query::SelectStatement {
     let tags: Vec<String> = tags.iter().map(|t| t.trim().to_lowercase()).collect();
@@ -484,7 +505,10 @@ impl CustomerQuery {
                 }
             })
             .collect();
-        Ok(paginate(db, query, order, customer::Column::Id, PageArgs { first, after, last, before }, Customer).await?)
+        let page =
+            paginate(db, query, order, customer::Column::Id, PageArgs { first, after, last, before }, Customer).await?;
+        prefetch_for_page(ctx, &page).await?;
+        Ok(page)
     }
 
     async fn customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Customer> {

@@ -4,7 +4,7 @@
 
 use std::{collections::HashMap, marker::PhantomData};
 
-use async_graphql::{Context, OutputType, dataloader::DataLoader};
+use async_graphql::{Context, OutputType};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait, ModelTrait, Order, QueryFilter, QueryTrait, Select, Value,
     sea_query::{Alias, Asterisk, Expr, Func, Query, WindowStatement},
@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{
     AppError, AppResult,
     connection::{Page, PageArgs, SortDirection, SortKey, TotalCount, build_page, paginate, with_id},
-    state,
+    loader, state,
 };
 
 /// A parent → children relation, e.g. customer → orders.
@@ -109,10 +109,60 @@ where
     let Some(n) = args.plain_first() else {
         return Ok(paginate(db, R::of(parent), R::order(), R::id_column(), args, to_node).await?);
     };
-    let loader = ctx.data_unchecked::<DataLoader<ChildrenLoader<R>>>();
-    let mut rows = loader.load_one((parent, n + 1)).await?.unwrap_or_default();
+    let children = loader::<ChildrenLoader<R>>(ctx)?;
+    let mut rows = children.load_one((parent, n + 1)).await?.unwrap_or_default();
     let has_next = rows.len() > n;
     rows.truncate(n);
     let order = with_id(R::order(), R::id_column());
     Ok(build_page(rows, &order, false, has_next, TotalCount::of(db, R::of(parent)), to_node)?)
+}
+
+/// The selections of a connection's nodes (`edges { node }` and `nodes`), for prefetching.
+pub fn node_selections<'a>(ctx: &'a Context<'_>) -> [async_graphql::Lookahead<'a>; 2] {
+    let connection = ctx.look_ahead();
+    [connection.field("edges").field("node"), connection.field("nodes")]
+}
+
+/// Loads the children every node of a page asks for under `field`, for all `parents` at once,
+/// into the request's loader cache. Batching then no longer depends on timing: the nodes'
+/// own `children_page` calls find their rows already cached.
+pub async fn prefetch<R: ChildRelation>(
+    ctx: &Context<'_>,
+    nodes: &[async_graphql::Lookahead<'_>],
+    field: &str,
+    parents: &[Uuid],
+) -> async_graphql::Result<()> {
+    if parents.is_empty() {
+        return Ok(());
+    }
+    let mut sizes = Vec::new();
+    for node in nodes {
+        for selection in node.field(field).selection_fields() {
+            let mut args = PageArgs::default();
+            for (name, value) in selection.arguments()? {
+                let as_int = |v: &async_graphql::Value| match v {
+                    async_graphql::Value::Number(n) => n.as_i64().and_then(|n| i32::try_from(n).ok()),
+                    _ => None,
+                };
+                match name.as_str() {
+                    "first" => args.first = as_int(&value),
+                    "last" => args.last = as_int(&value),
+                    "after" | "before" => args.after = Some(String::new()),
+                    _ => {}
+                }
+            }
+            if let Some(n) = args.plain_first() {
+                sizes.push(n + 1);
+            }
+        }
+    }
+    sizes.sort_unstable();
+    sizes.dedup();
+    let children = loader::<ChildrenLoader<R>>(ctx)?;
+    for n in sizes {
+        let mut rows = first_per_parent::<R>(state(ctx).db(), parents, n).await?;
+        let fed: Vec<_> = parents.iter().map(|p| ((*p, n), rows.remove(p).unwrap_or_default())).collect();
+        children.feed_many(fed).await;
+    }
+    Ok(())
 }

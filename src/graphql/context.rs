@@ -41,3 +41,13 @@ pub fn authorize<'a>(ctx: &Context<'a>, permission: Permission) -> AppResult<&'a
         Err(AppError::Forbidden(format!("not allowed to {}", permission.describe())))
     }
 }
+
+/// A data loader that lives for one request, with a per-request cache.
+pub type RequestLoader<L> = async_graphql::dataloader::DataLoader<L, async_graphql::dataloader::HashMapCache>;
+
+/// The request's loader of type `L` (registered in `schema::request_loaders`).
+pub fn loader<'a, L: Send + Sync + 'static>(ctx: &Context<'a>) -> AppResult<&'a RequestLoader<L>> {
+    ctx.data::<RequestLoader<L>>().map_err(|_| {
+        AppError::Internal(anyhow::anyhow!("data loader {} is not registered", std::any::type_name::<L>()))
+    })
+}

@@ -2,7 +2,7 @@
 
 pub mod service;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, dataloader::DataLoader};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::order::{self, OrderChannel, OrderStatus};
 use rust_decimal::Decimal;
@@ -17,7 +17,7 @@ use crate::{
         connection::{Page, PageArgs, SortDirection, SortKey, page_complexity, paginate},
         filter::{DateTimeFilter, EnumFilter, IdFilter, MoneyFilter, StringFilter},
         ids::{parse_id, to_id},
-        state, transact,
+        loader, state, transact,
     },
     money, workspaces,
 };
@@ -59,7 +59,7 @@ impl Order {
         self.0.created_at
     }
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
-        ctx.data_unchecked::<DataLoader<CustomerLoader>>()
+        loader::<CustomerLoader>(ctx)?
             .load_one(self.0.customer_id)
             .await?
             .ok_or_else(|| AppError::not_found("customer").into())

@@ -2,7 +2,7 @@
 
 pub mod service;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, dataloader::DataLoader};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{user, user::UserRole};
 use sea_orm::Condition;
@@ -14,7 +14,7 @@ use crate::{
         connection::{Page, PageArgs, SortDirection, SortKey, page_complexity, paginate},
         filter::{DateTimeFilter, EnumFilter, StringFilter},
         ids::{parse_id, to_id},
-        principal, state, transact,
+        loader, principal, state, transact,
     },
     workspaces::{Workspace, WorkspaceLoader},
 };
@@ -46,7 +46,7 @@ impl User {
         self.0.created_at
     }
     async fn workspace(&self, ctx: &Context<'_>) -> async_graphql::Result<Workspace> {
-        ctx.data_unchecked::<DataLoader<WorkspaceLoader>>()
+        loader::<WorkspaceLoader>(ctx)?
             .load_one(self.0.workspace_id)
             .await?
             .ok_or_else(|| AppError::not_found("workspace").into())

@@ -6,6 +6,7 @@ mod support;
 mod api_keys;
 mod auth;
 mod cli;
+mod customers;
 mod http;
 mod jwt;
 mod roles;

@@ -1,7 +1,14 @@
 //! The test harness: a real server on an ephemeral port, over a fresh SQLite file or a fresh
 //! PostgreSQL database (copied from a template migrated once per test process).
 
-use std::{future::Future, time::Duration};
+use std::{
+    future::Future,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use rand::RngCore;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
@@ -34,6 +41,10 @@ pub struct TestApp {
     /// Printable, so the CLI can be given it through `VAFA_JWT_SECRET`.
     pub jwt_secret: Vec<u8>,
     pub backend: Backend,
+    /// SQL statements run by the app so far (to prove the absence of N+1 queries).
+    pub statements: Arc<AtomicU64>,
+    /// The start of each statement's SQL, for diagnosing a count that is off.
+    pub statement_log: Arc<Mutex<Vec<String>>>,
     postgres_database: Option<String>,
     _dir: tempfile::TempDir,
 }
@@ -95,7 +106,16 @@ impl TestApp {
                 (url, Some(name))
             }
         };
-        let db = db::connect(&database_url).await.expect("connect");
+        let mut db = db::connect(&database_url).await.expect("connect");
+        let statements = Arc::new(AtomicU64::new(0));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (counter, sql_log) = (statements.clone(), log.clone());
+        db.set_metric_callback(move |info| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut log) = sql_log.lock() {
+                log.push(info.statement.sql.chars().take(160).collect::<String>());
+            }
+        });
         if backend == Backend::Sqlite {
             db::migrate(&db).await.expect("migrate");
         }
@@ -119,6 +139,8 @@ impl TestApp {
             database_url,
             jwt_secret,
             backend,
+            statements,
+            statement_log: log,
             postgres_database,
             _dir: dir,
         })
@@ -126,6 +148,39 @@ impl TestApp {
 
     pub fn db(&self) -> &DatabaseConnection {
         self.state.db()
+    }
+
+    /// Runs `query` and returns its data and how many SQL statements it took.
+    pub async fn counted(&self, token: Option<&str>, query: &str, variables: Value) -> (Value, u64, Vec<String>) {
+        let before = self.statements.load(Ordering::SeqCst);
+        let logged = self.statement_log.lock().unwrap().len();
+        let data = self.ok(token, query, variables).await;
+        let sql = self.statement_log.lock().unwrap()[logged..].to_vec();
+        (data, self.statements.load(Ordering::SeqCst) - before, sql)
+    }
+
+    /// Creates a customer through the API; returns its id.
+    pub async fn customer(&self, token: &str, input: Value) -> String {
+        let data = self
+            .ok(
+                Some(token),
+                "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { id } } }",
+                json!({ "input": input }),
+            )
+            .await;
+        data["createCustomer"]["customer"]["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Records an order through the API; returns the payload.
+    pub async fn order(&self, token: &str, customer: &str, external_ref: &str, amount: &str, placed_at: &str) -> Value {
+        let data = self
+            .ok(
+                Some(token),
+                "mutation($input: RecordOrderInput!) { recordOrder(input: $input) { created order { id amount status } } }",
+                json!({ "input": { "customerId": customer, "externalRef": external_ref, "amount": amount, "placedAt": placed_at } }),
+            )
+            .await;
+        data["recordOrder"].clone()
     }
 
     pub fn graphql_url(&self) -> String {
