@@ -78,7 +78,7 @@ impl<C: ColumnTrait> SortKey<C> {
     pub fn expr(&self) -> SimpleExpr {
         match &self.null_as {
             None => self.column.into_simple_expr(),
-            Some(value) => Func::coalesce([self.column.into_simple_expr(), Expr::val(value.clone()).into()]).into(),
+            Some(value) => Func::coalesce([self.column.into_simple_expr(), Expr::val(value.clone())]).into(),
         }
     }
 }

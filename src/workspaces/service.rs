@@ -64,6 +64,11 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<workspace::M
     workspace::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("workspace"))
 }
 
+/// The workspace's rules (defaults where unset).
+pub async fn settings<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<super::settings::WorkspaceSettings> {
+    Ok(super::settings::WorkspaceSettings::from_json(&get(db, id).await?.settings))
+}
+
 fn valid_slug(slug: &str) -> bool {
     (2..=64).contains(&slug.len())
         && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -82,9 +87,4 @@ mod tests {
         assert!(!valid_slug("a"));
         assert!(!valid_slug("Acme Inc"));
     }
-}
-
-/// The workspace's rules (defaults where unset).
-pub async fn settings<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<super::settings::WorkspaceSettings> {
-    Ok(super::settings::WorkspaceSettings::from_json(&get(db, id).await?.settings))
 }
