@@ -9,6 +9,7 @@ mod cli;
 mod customers;
 mod http;
 mod jwt;
+mod orders;
 mod roles;
 mod tenancy;
 mod users;
