@@ -13,6 +13,8 @@ pub mod demo;
 pub mod follow_ups;
 pub mod graphql;
 pub mod http;
+pub mod interactions;
+pub mod leads;
 pub mod money;
 pub mod orders;
 pub mod profile;

@@ -11,8 +11,12 @@ use crate::{
     AppState,
     audit::AuditQuery,
     auth::graphql::{ApiKeyMutation, ApiKeyQuery, AuthMutation},
-    customers::{CustomerLoader, CustomerMutation, CustomerNotes, CustomerQuery, LifecycleHistory, TagLoader},
+    customers::{
+        CustomerLoader, CustomerMutation, CustomerNotes, CustomerQuery, LifecycleHistory, ReachabilityLoader, TagLoader,
+    },
     graphql::children::ChildrenLoader,
+    interactions::{CustomerInteractions, InteractionMutation, LeadInteractions},
+    leads::{LeadMutation, LeadQuery},
     orders::{CustomerOrders, OrderMutation, OrderQuery},
     users::{UserLoader, UserMutation, UserQuery},
     workspaces::{WorkspaceLoader, WorkspaceQuery},
@@ -20,11 +24,19 @@ use crate::{
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(UserQuery, WorkspaceQuery, ApiKeyQuery, AuditQuery, CustomerQuery, OrderQuery);
+pub struct Query(UserQuery, WorkspaceQuery, ApiKeyQuery, AuditQuery, CustomerQuery, OrderQuery, LeadQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(AuthMutation, UserMutation, ApiKeyMutation, CustomerMutation, OrderMutation);
+pub struct Mutation(
+    AuthMutation,
+    UserMutation,
+    ApiKeyMutation,
+    CustomerMutation,
+    OrderMutation,
+    LeadMutation,
+    InteractionMutation,
+);
 
 pub type VafaSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -57,9 +69,12 @@ pub fn request_loaders(state: &AppState, request: async_graphql::Request) -> asy
         .data(cached(UserLoader(db.clone())))
         .data(cached(CustomerLoader(db.clone())))
         .data(cached(TagLoader(db.clone())))
+        .data(cached(ReachabilityLoader(db.clone())))
         .data(cached(ChildrenLoader::<CustomerOrders>::new(db.clone())))
         .data(cached(ChildrenLoader::<CustomerNotes>::new(db.clone())))
         .data(cached(ChildrenLoader::<LifecycleHistory>::new(db.clone())))
+        .data(cached(ChildrenLoader::<CustomerInteractions>::new(db.clone())))
+        .data(cached(ChildrenLoader::<LeadInteractions>::new(db.clone())))
 }
 
 fn cached<L: Loader<K>, K: Send + Sync + Hash + Eq + Clone + 'static>(loader: L) -> DataLoader<L, HashMapCache> {

@@ -7,10 +7,15 @@ use entity::{
     interaction::{self, Direction, Outcome},
     lifecycle_event,
 };
+use std::collections::HashMap;
+
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter,
+    ActiveEnum, ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult, IntoActiveModel, QueryFilter, QuerySelect,
+    sea_query::{Alias, Expr, Func},
 };
+use uuid::Uuid;
 
 use crate::{
     auth::Actor,
@@ -90,22 +95,42 @@ fn rule_stage(
     (LifecycleStage::Active, "ordered within the activity window".to_owned())
 }
 
-/// Outbound contact attempts in the activity window, and how many went unanswered.
-pub async fn reachability<C: ConnectionTrait>(
+#[derive(FromQueryResult)]
+struct ReachabilityRow {
+    customer_id: Uuid,
+    attempts: i64,
+    unanswered: i64,
+}
+
+/// Outbound contact attempts in the activity window, and how many went unanswered, for many
+/// customers in one statement (customers without attempts are absent).
+pub async fn reachability_of<C: ConnectionTrait>(
     db: &C,
-    customer_id: uuid::Uuid,
+    customer_ids: &[Uuid],
     settings: &WorkspaceSettings,
     now: DateTime<Utc>,
-) -> AppResult<Reachability> {
-    let recent = interaction::Entity::find()
-        .filter(interaction::Column::CustomerId.eq(customer_id))
+) -> AppResult<HashMap<Uuid, Reachability>> {
+    let unanswered = Expr::case(
+        Expr::col(interaction::Column::Outcome).is_in([Outcome::NoAnswer.to_value(), Outcome::Bounced.to_value()]),
+        1,
+    )
+    .finally(0);
+    let rows = interaction::Entity::find()
+        .select_only()
+        .column(interaction::Column::CustomerId)
+        .expr_as(Func::cast_as(Func::count(Expr::col(interaction::Column::Id)), Alias::new("BIGINT")), "attempts")
+        .expr_as(Func::cast_as(Func::sum(unanswered), Alias::new("BIGINT")), "unanswered")
+        .filter(interaction::Column::CustomerId.is_in(customer_ids.iter().copied()))
         .filter(interaction::Column::Direction.eq(Direction::Outbound))
-        .filter(interaction::Column::OccurredAt.gte(now - Duration::days(settings.activity_window_days)));
-    let attempts = recent.clone().count(db).await? as i64;
-    let unanswered =
-        recent.filter(interaction::Column::Outcome.is_in([Outcome::NoAnswer, Outcome::Bounced])).count(db).await?
-            as i64;
-    Ok(Reachability { attempts, unanswered })
+        .filter(interaction::Column::OccurredAt.gte(now - Duration::days(settings.activity_window_days)))
+        .group_by(interaction::Column::CustomerId)
+        .into_model::<ReachabilityRow>()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.customer_id, Reachability { attempts: r.attempts, unanswered: r.unanswered }))
+        .collect())
 }
 
 /// Re-applies the rules to one customer, recording any change.
@@ -115,7 +140,7 @@ pub async fn reevaluate<C: ConnectionTrait>(
     settings: &WorkspaceSettings,
     now: DateTime<Utc>,
 ) -> AppResult<customer::Model> {
-    let reach = reachability(db, c.id, settings, now).await?;
+    let reach = reachability_of(db, &[c.id], settings, now).await?.remove(&c.id).unwrap_or_default();
     match evaluate(&c, reach, settings, now) {
         Some((stage, reason)) => transition(db, c, stage, &reason, Actor::SYSTEM).await,
         None => Ok(c),
@@ -243,7 +268,8 @@ mod tests {
     #[test]
     fn staff_decisions_stick_until_the_customer_orders_again() {
         let quiet = Reachability::default();
-        let churned = customer(1, 300, 300, LifecycleStage::Churned);
+        let mut churned = customer(1, 300, 300, LifecycleStage::Churned);
+        churned.lifecycle_changed_at = Utc::now() - Duration::days(100);
         assert!(evaluate(&churned, quiet, &WorkspaceSettings::default(), Utc::now()).is_none());
         let mut not_now = customer(2, 500, 2, LifecycleStage::NotNow);
         not_now.lifecycle_changed_at = Utc::now() - Duration::days(10);

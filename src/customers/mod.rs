@@ -30,6 +30,7 @@ use crate::{
         ids::{parse_id, to_id},
         loader, state, transact,
     },
+    interactions::{CustomerInteractions, Interaction},
     money,
     orders::{CustomerOrders, Order, OrderFilter},
     profile::{Profile, ProfileInput},
@@ -132,6 +133,26 @@ impl Customer {
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
+    }
+
+    /// Recent outbound contact attempts and whether the customer is hard to reach.
+    async fn reachability(&self, ctx: &Context<'_>) -> async_graphql::Result<ReachabilityView> {
+        let key = (self.0.workspace_id, self.0.id);
+        Ok(loader::<ReachabilityLoader>(ctx)?.load_one(key).await?.unwrap_or_default())
+    }
+
+    /// Contacts with the customer (and with the lead they were), newest first.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    async fn interactions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Page<Interaction>> {
+        children_page::<CustomerInteractions, _>(ctx, self.0.id, PageArgs { first, after, last, before }, Interaction)
+            .await
     }
 
     /// Orders, newest first.
@@ -262,6 +283,46 @@ impl async_graphql::dataloader::Loader<Uuid> for CustomerLoader {
             .await
             .map_err(AppError::from)?;
         Ok(rows.into_iter().map(|c| (c.id, Customer(c))).collect())
+    }
+}
+
+/// Outbound contact attempts in the activity window.
+#[derive(SimpleObject, Clone, Copy, Default)]
+pub struct ReachabilityView {
+    pub attempts: i64,
+    /// Attempts that got no answer or bounced.
+    pub unanswered: i64,
+    /// Enough attempts, and a large enough share unanswered (workspace settings).
+    pub hard_to_reach: bool,
+}
+
+/// Batches reachability of one request; keys are (workspace, customer).
+pub struct ReachabilityLoader(pub DatabaseConnection);
+
+impl async_graphql::dataloader::Loader<(Uuid, Uuid)> for ReachabilityLoader {
+    type Value = ReachabilityView;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[(Uuid, Uuid)]) -> Result<HashMap<(Uuid, Uuid), ReachabilityView>, Self::Error> {
+        let mut by_workspace: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for (workspace, customer) in keys {
+            by_workspace.entry(*workspace).or_default().push(*customer);
+        }
+        let mut out = HashMap::new();
+        for (workspace, customers) in by_workspace {
+            let settings = crate::workspaces::service::settings(&self.0, workspace).await?;
+            let mut found = lifecycle::reachability_of(&self.0, &customers, &settings, Utc::now()).await?;
+            for customer in customers {
+                let r = found.remove(&customer).unwrap_or_default();
+                let view = ReachabilityView {
+                    attempts: r.attempts,
+                    unanswered: r.unanswered,
+                    hard_to_reach: r.hard_to_reach(&settings),
+                };
+                out.insert((workspace, customer), view);
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -419,7 +480,12 @@ async fn prefetch_for_page(ctx: &Context<'_>, page: &Page<Customer>) -> async_gr
     prefetch::<CustomerOrders>(ctx, &nodes, "orders", &ids).await?;
     prefetch::<CustomerNotes>(ctx, &nodes, "notes", &ids).await?;
     prefetch::<LifecycleHistory>(ctx, &nodes, "lifecycleHistory", &ids).await?;
+    prefetch::<CustomerInteractions>(ctx, &nodes, "interactions", &ids).await?;
     let asks = |field: &str| nodes.iter().any(|n| n.field(field).exists());
+    if asks("reachability") {
+        let keys = page.edges.iter().map(|e| (e.node.0.workspace_id, e.node.0.id));
+        loader::<ReachabilityLoader>(ctx)?.load_many(keys).await?;
+    }
     if asks("tags") {
         loader::<TagLoader>(ctx)?.load_many(ids.iter().copied()).await?;
     }

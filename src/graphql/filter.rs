@@ -170,7 +170,7 @@ fn eq_or_in<C: ColumnTrait, V: Into<sea_orm::Value> + Clone>(
 }
 
 /// Escapes LIKE wildcards so user text matches literally (`\` is the escape character on both backends).
-fn escape_like(text: &str) -> String {
+pub fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 

@@ -62,7 +62,9 @@ async fn recording_is_idempotent_and_conflicts_are_refused(app: TestApp) {
     foreign["externalRef"] = json!("foreign-1");
     assert_eq!(app.error_code(Some(&other.admin_token), RECORD, json!({ "input": foreign })).await, "NOT_FOUND");
     let order_id = first["recordOrder"]["order"]["id"].clone();
-    let code = app.error_code(Some(&other.admin_token), "query($id: ID!) { order(id: $id) { id } }", json!({ "id": order_id })).await;
+    let code = app
+        .error_code(Some(&other.admin_token), "query($id: ID!) { order(id: $id) { id } }", json!({ "id": order_id }))
+        .await;
     assert_eq!(code, "NOT_FOUND");
 }
 
@@ -119,7 +121,13 @@ async fn staff_decisions_are_kept_and_recorded(app: TestApp) {
 
     let until = (Utc::now() + Duration::days(30)).to_rfc3339();
     let not_now = "mutation($input: MarkCustomerNotNowInput!) { markCustomerNotNow(input: $input) { customer { lifecycleStage notNowUntil } } }";
-    let data = app.ok(Some(token), not_now, json!({ "input": { "customerId": ada, "until": until, "reason": "budget frozen until spring" } })).await;
+    let data = app
+        .ok(
+            Some(token),
+            not_now,
+            json!({ "input": { "customerId": ada, "until": until, "reason": "budget frozen until spring" } }),
+        )
+        .await;
     assert_eq!(data["markCustomerNotNow"]["customer"]["lifecycleStage"], "NOT_NOW");
     assert!(data["markCustomerNotNow"]["customer"]["notNowUntil"].is_string());
     let follow_ups = <entity::follow_up::Entity as sea_orm::EntityTrait>::find().all(app.db()).await.unwrap();
@@ -131,9 +139,12 @@ async fn staff_decisions_are_kept_and_recorded(app: TestApp) {
     assert_eq!(body["errors"][0]["extensions"]["field"], "input.until");
 
     let set = "mutation($input: SetLifecycleStageInput!) { setCustomerLifecycleStage(input: $input) { customer { lifecycleStage } } }";
-    let data = app.ok(Some(token), set, json!({ "input": { "customerId": ada, "stage": "CHURNED", "reason": "moved abroad" } })).await;
+    let data = app
+        .ok(Some(token), set, json!({ "input": { "customerId": ada, "stage": "CHURNED", "reason": "moved abroad" } }))
+        .await;
     assert_eq!(data["setCustomerLifecycleStage"]["customer"]["lifecycleStage"], "CHURNED");
-    let (_, body) = app.post(Some(token), set, json!({ "input": { "customerId": ada, "stage": "ACTIVE", "reason": " " } })).await;
+    let (_, body) =
+        app.post(Some(token), set, json!({ "input": { "customerId": ada, "stage": "ACTIVE", "reason": " " } })).await;
     assert_eq!(body["errors"][0]["extensions"]["field"], "input.reason");
 
     // Ordering again brings a churned customer back.
