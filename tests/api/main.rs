@@ -9,6 +9,7 @@ mod cli;
 mod customers;
 mod http;
 mod jwt;
+mod leads;
 mod orders;
 mod roles;
 mod tenancy;
