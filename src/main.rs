@@ -13,7 +13,7 @@ use vafa::{
     config::{AuthArgs, DatabaseArgs, HttpSettings, LogFormat, ServeArgs},
     db, demo,
     graphql::{AppError, transact},
-    http, schema, users, workspaces,
+    http, jobs, schema, users, workspaces,
 };
 
 #[derive(Parser)]
@@ -58,6 +58,8 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Run the background jobs once (follow-up rules, lifecycle sweep), e.g. from cron.
+    RunJobs(DatabaseArgs),
     /// Print an access token for a user (for scripts).
     IssueToken {
         #[command(flatten)]
@@ -97,6 +99,15 @@ async fn main() -> anyhow::Result<()> {
             let db = db::connect(&database.resolve_url()?).await?;
             db::migrate(&db).await?;
             eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::RunJobs(database) => {
+            let db = open(&database).await?;
+            let report = jobs::run_once(&db, chrono::Utc::now()).await.map_err(describe)?;
+            println!(
+                "workspaces: {}, follow-ups created: {}, stages changed: {}",
+                report.workspaces, report.follow_ups_created, report.stages_changed
+            );
             Ok(())
         }
         Command::ExportSchema => {
@@ -161,6 +172,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     if args.demo {
         print_demo_access(&state, address, &settings.http).await?;
+    }
+    if args.job_interval_secs > 0 {
+        jobs::spawn(state.db().clone(), std::time::Duration::from_secs(args.job_interval_secs));
     }
     tracing::info!(%address, database = %redact(&settings.database_url), "Vafa is listening");
     http::serve(listener, build_app(state), shutdown_signal()).await?;

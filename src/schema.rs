@@ -14,6 +14,8 @@ use crate::{
     customers::{
         CustomerLoader, CustomerMutation, CustomerNotes, CustomerQuery, LifecycleHistory, ReachabilityLoader, TagLoader,
     },
+    feedback::{CustomerFeedback, FeedbackMutation},
+    follow_ups::{CustomerFollowUps, FollowUpMutation, FollowUpQuery},
     graphql::children::ChildrenLoader,
     interactions::{CustomerInteractions, InteractionMutation, LeadInteractions},
     leads::{LeadMutation, LeadQuery},
@@ -24,7 +26,16 @@ use crate::{
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(UserQuery, WorkspaceQuery, ApiKeyQuery, AuditQuery, CustomerQuery, OrderQuery, LeadQuery);
+pub struct Query(
+    UserQuery,
+    WorkspaceQuery,
+    ApiKeyQuery,
+    AuditQuery,
+    CustomerQuery,
+    OrderQuery,
+    LeadQuery,
+    FollowUpQuery,
+);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
@@ -36,6 +47,8 @@ pub struct Mutation(
     OrderMutation,
     LeadMutation,
     InteractionMutation,
+    FollowUpMutation,
+    FeedbackMutation,
 );
 
 pub type VafaSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -75,6 +88,8 @@ pub fn request_loaders(state: &AppState, request: async_graphql::Request) -> asy
         .data(cached(ChildrenLoader::<LifecycleHistory>::new(db.clone())))
         .data(cached(ChildrenLoader::<CustomerInteractions>::new(db.clone())))
         .data(cached(ChildrenLoader::<LeadInteractions>::new(db.clone())))
+        .data(cached(ChildrenLoader::<CustomerFollowUps>::new(db.clone())))
+        .data(cached(ChildrenLoader::<CustomerFeedback>::new(db.clone())))
 }
 
 fn cached<L: Loader<K>, K: Send + Sync + Hash + Eq + Clone + 'static>(loader: L) -> DataLoader<L, HashMapCache> {

@@ -22,6 +22,8 @@ use uuid::Uuid;
 
 use crate::{
     auth::Permission,
+    feedback::{CustomerFeedback, Feedback},
+    follow_ups::{CustomerFollowUps, FollowUp},
     graphql::{
         AppError, AppResult, authorize,
         children::{ChildRelation, children_page, node_selections, prefetch},
@@ -153,6 +155,32 @@ impl Customer {
     ) -> async_graphql::Result<Page<Interaction>> {
         children_page::<CustomerInteractions, _>(ctx, self.0.id, PageArgs { first, after, last, before }, Interaction)
             .await
+    }
+
+    /// Scheduled touch points, soonest due first.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    async fn follow_ups(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Page<FollowUp>> {
+        children_page::<CustomerFollowUps, _>(ctx, self.0.id, PageArgs { first, after, last, before }, FollowUp).await
+    }
+
+    /// NPS, CSAT and reviews, newest first.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    async fn feedback(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Page<Feedback>> {
+        children_page::<CustomerFeedback, _>(ctx, self.0.id, PageArgs { first, after, last, before }, Feedback).await
     }
 
     /// Orders, newest first.
@@ -481,6 +509,8 @@ async fn prefetch_for_page(ctx: &Context<'_>, page: &Page<Customer>) -> async_gr
     prefetch::<CustomerNotes>(ctx, &nodes, "notes", &ids).await?;
     prefetch::<LifecycleHistory>(ctx, &nodes, "lifecycleHistory", &ids).await?;
     prefetch::<CustomerInteractions>(ctx, &nodes, "interactions", &ids).await?;
+    prefetch::<CustomerFollowUps>(ctx, &nodes, "followUps", &ids).await?;
+    prefetch::<CustomerFeedback>(ctx, &nodes, "feedback", &ids).await?;
     let asks = |field: &str| nodes.iter().any(|n| n.field(field).exists());
     if asks("reachability") {
         let keys = page.edges.iter().map(|e| (e.node.0.workspace_id, e.node.0.id));

@@ -46,3 +46,39 @@ pub async fn schedule<C: ConnectionTrait>(db: &C, new: NewFollowUp) -> AppResult
     }
     Ok(follow_up::Entity::find().filter(follow_up::Column::Id.eq(id)).one(db).await?)
 }
+
+pub fn query(workspace_id: Uuid) -> sea_orm::Select<follow_up::Entity> {
+    follow_up::Entity::find().filter(follow_up::Column::WorkspaceId.eq(workspace_id))
+}
+
+pub async fn get<C: ConnectionTrait>(db: &C, workspace_id: Uuid, id: Uuid) -> AppResult<follow_up::Model> {
+    query(workspace_id)
+        .filter(follow_up::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .ok_or_else(|| crate::graphql::AppError::not_found("follow-up"))
+}
+
+/// Closes a pending follow-up as DONE or SKIPPED, with an optional note.
+pub async fn close<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    id: Uuid,
+    to: FollowUpStatus,
+    note: Option<String>,
+) -> AppResult<follow_up::Model> {
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+    let current = get(db, workspace_id, id).await?;
+    if current.status != FollowUpStatus::Pending {
+        return Err(crate::graphql::AppError::InvalidTransition("the follow-up is already closed".to_owned()));
+    }
+    let now = Utc::now();
+    let mut active = current.into_active_model();
+    active.status = Set(to);
+    active.closed_at = Set(Some(now));
+    if let Some(note) = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) {
+        active.note = Set(Some(note));
+    }
+    active.updated_at = Set(now);
+    Ok(active.update(db).await?)
+}

@@ -141,6 +141,9 @@ impl IdFilter {
 #[graphql(concrete(name = "OrderChannelFilter", params(entity::order::OrderChannel)))]
 #[graphql(concrete(name = "LeadStatusFilter", params(entity::lead::LeadStatus)))]
 #[graphql(concrete(name = "LeadCategoryFilter", params(entity::lead::LeadCategory)))]
+#[graphql(concrete(name = "FollowUpStatusFilter", params(entity::follow_up::FollowUpStatus)))]
+#[graphql(concrete(name = "FollowUpKindFilter", params(entity::follow_up::FollowUpKind)))]
+#[graphql(concrete(name = "FeedbackKindFilter", params(entity::feedback::FeedbackKind)))]
 pub struct EnumFilter<T: InputType + Into<sea_orm::Value> + Clone> {
     pub eq: Option<T>,
     #[graphql(name = "in")]

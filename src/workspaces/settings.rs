@@ -20,6 +20,16 @@ pub struct WorkspaceSettings {
     pub hard_to_reach_min_attempts: i64,
     /// … of which at least this percentage got no answer or bounced.
     pub hard_to_reach_percent: i64,
+    /// THANK_YOU follow-ups are due this many hours after an order.
+    pub thank_you_delay_hours: i64,
+    /// POST_PURCHASE_SURVEY follow-ups are due this many days after an order.
+    pub survey_delay_days: i64,
+    /// CHECK_IN when the last order is this many days old (and the customer not yet dormant).
+    pub check_in_after_days: i64,
+    /// BIRTHDAY and ANNIVERSARY greetings are due this many days before the date.
+    pub greeting_days_before: i64,
+    /// Orders older than this many days get no thank-you or survey (first runs on old data).
+    pub follow_up_lookback_days: i64,
 }
 
 impl Default for WorkspaceSettings {
@@ -32,6 +42,11 @@ impl Default for WorkspaceSettings {
             at_risk_gap_factor: 2,
             hard_to_reach_min_attempts: 3,
             hard_to_reach_percent: 50,
+            thank_you_delay_hours: 24,
+            survey_delay_days: 7,
+            check_in_after_days: 60,
+            greeting_days_before: 1,
+            follow_up_lookback_days: 14,
         }
     }
 }

@@ -7,6 +7,7 @@ mod api_keys;
 mod auth;
 mod cli;
 mod customers;
+mod follow_ups;
 mod http;
 mod jwt;
 mod leads;

@@ -1,0 +1,120 @@
+//! Background work: follow-up rules and the lifecycle sweep (stages that change with time, such
+//! as ACTIVE → DORMANT). Each workspace's run is one transaction; on PostgreSQL a transaction-level
+//! advisory lock makes sure only one instance works on a workspace at a time.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use entity::{customer, workspace};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
+};
+use uuid::Uuid;
+
+use crate::{
+    customers::{self, lifecycle},
+    follow_ups::rules,
+    graphql::{AppResult, transact},
+    workspaces::settings::WorkspaceSettings,
+};
+
+/// What one run did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct JobReport {
+    pub workspaces: u64,
+    pub follow_ups_created: u64,
+    pub stages_changed: u64,
+}
+
+/// Customers re-evaluated per statement batch.
+const SWEEP_BATCH: usize = 500;
+
+/// Runs every job once for every workspace.
+pub async fn run_once(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<JobReport> {
+    let mut report = JobReport::default();
+    let ids: Vec<Uuid> =
+        workspace::Entity::find().select_only().column(workspace::Column::Id).into_tuple().all(db).await?;
+    for workspace_id in ids {
+        let done = transact(db, async |txn| {
+            if !lock_workspace(txn, workspace_id).await? {
+                return Ok(None);
+            }
+            let created = rules::run(txn, workspace_id, now).await?;
+            let changed = sweep_lifecycle(txn, workspace_id, now).await?;
+            Ok(Some((created, changed)))
+        })
+        .await?;
+        if let Some((created, changed)) = done {
+            report.workspaces += 1;
+            report.follow_ups_created += created;
+            report.stages_changed += changed;
+        }
+    }
+    Ok(report)
+}
+
+/// Runs the jobs every `interval` until the process ends.
+pub fn spawn(db: DatabaseConnection, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            ticker.tick().await;
+            match run_once(&db, Utc::now()).await {
+                Ok(report) => tracing::info!(?report, "background jobs ran"),
+                Err(err) => tracing::error!(error = ?err, "background jobs failed"),
+            }
+        }
+    })
+}
+
+/// On PostgreSQL, takes this workspace's job lock for the transaction (false: another instance
+/// has it). SQLite serialises writers anyway.
+async fn lock_workspace<C: ConnectionTrait>(db: &C, workspace_id: Uuid) -> AppResult<bool> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(true);
+    }
+    let key = i64::from_be_bytes(workspace_id.as_bytes()[8..16].try_into().unwrap_or_default());
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_try_advisory_xact_lock($1) AS locked",
+            [key.into()],
+        ))
+        .await?;
+    Ok(row.and_then(|r| r.try_get::<bool>("", "locked").ok()).unwrap_or(false))
+}
+
+/// Re-applies the lifecycle rules to every live customer with orders; returns how many moved.
+async fn sweep_lifecycle<C: ConnectionTrait>(db: &C, workspace_id: Uuid, now: DateTime<Utc>) -> AppResult<u64> {
+    let settings = crate::workspaces::service::settings(db, workspace_id).await?;
+    let candidates = customers::service::query(workspace_id)
+        .filter(customer::Column::LastOrderAt.is_not_null())
+        .filter(customer::Column::ErasedAt.is_null())
+        .all(db)
+        .await?;
+    let mut changed = 0;
+    for chunk in candidates.chunks(SWEEP_BATCH) {
+        changed += sweep_chunk(db, chunk, &settings, now).await?;
+    }
+    Ok(changed)
+}
+
+async fn sweep_chunk<C: ConnectionTrait>(
+    db: &C,
+    chunk: &[customer::Model],
+    settings: &WorkspaceSettings,
+    now: DateTime<Utc>,
+) -> AppResult<u64> {
+    let ids: Vec<Uuid> = chunk.iter().map(|c| c.id).collect();
+    let mut reach = lifecycle::reachability_of(db, &ids, settings, now).await?;
+    let mut changed = 0;
+    for c in chunk {
+        let r = reach.remove(&c.id).unwrap_or_default();
+        if let Some((stage, reason)) = lifecycle::evaluate(c, r, settings, now) {
+            lifecycle::transition(db, c.clone(), stage, &reason, crate::auth::Actor::SYSTEM).await?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
