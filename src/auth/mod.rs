@@ -47,6 +47,8 @@ pub enum Permission {
     ReadCustomers,
     WriteCustomers,
     WriteOrders,
+    /// Data-subject export and erasure.
+    ManagePersonalData,
 }
 
 impl Permission {
@@ -60,6 +62,7 @@ impl Permission {
             Permission::ReadCustomers => "read customers, leads and orders",
             Permission::WriteCustomers => "change customers and leads",
             Permission::WriteOrders => "record or change orders",
+            Permission::ManagePersonalData => "export or erase personal data",
         }
     }
 }

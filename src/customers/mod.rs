@@ -1,6 +1,7 @@
 //! Customers: profile, tags, notes, order statistics, lifecycle, and the lists hanging off them.
 
 pub mod lifecycle;
+pub mod privacy;
 pub mod service;
 
 use std::collections::HashMap;
@@ -607,6 +608,21 @@ impl CustomerQuery {
         Ok(page)
     }
 
+    /// Everything held about a person, for a data-subject access request (admins, managers).
+    async fn export_customer_data(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<async_graphql::Json<serde_json::Value>> {
+        let principal = authorize(ctx, Permission::ManagePersonalData)?;
+        let id = parse_id(&id, "id")?;
+        let export = transact(state(ctx).db(), async |txn| {
+            privacy::export(txn, principal.workspace_id(), principal.actor(), id).await
+        })
+        .await?;
+        Ok(async_graphql::Json(export))
+    }
+
     async fn customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Customer> {
         let principal = authorize(ctx, Permission::ReadCustomers)?;
         let id = parse_id(&id, "id")?;
@@ -677,6 +693,31 @@ pub struct SetLifecycleStageInput {
     pub customer_id: ID,
     pub stage: LifecycleStage,
     pub reason: String,
+}
+
+#[derive(InputObject)]
+pub struct MergeCustomersInput {
+    /// The customer that stays.
+    pub survivor_id: ID,
+    /// The duplicate folded into the survivor.
+    pub merged_id: ID,
+    #[graphql(default)]
+    pub dry_run: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct MergeCustomersPayload {
+    pub survivor: Customer,
+    /// Survivor fields that were empty and are taken from the merged customer.
+    pub filled_fields: Vec<String>,
+    /// What moves to the survivor.
+    pub moved: privacy::MergeCounts,
+    pub dry_run: bool,
+}
+
+#[derive(InputObject)]
+pub struct CustomerIdInput {
+    pub customer_id: ID,
 }
 
 #[derive(Default)]
@@ -778,6 +819,59 @@ impl CustomerMutation {
         Ok(CustomerPayload { customer: Customer(customer) })
     }
 
+    /// Folds a duplicate into another customer (or, with `dryRun`, says what would move).
+    async fn merge_customers(
+        &self,
+        ctx: &Context<'_>,
+        input: MergeCustomersInput,
+    ) -> async_graphql::Result<MergeCustomersPayload> {
+        let principal = authorize(ctx, Permission::WriteCustomers)?;
+        let survivor = parse_id(&input.survivor_id, "input.survivorId")?;
+        let merged = parse_id(&input.merged_id, "input.mergedId")?;
+        let plan = transact(state(ctx).db(), async |txn| {
+            privacy::merge(txn, principal.workspace_id(), principal.actor(), survivor, merged, input.dry_run).await
+        })
+        .await?;
+        Ok(MergeCustomersPayload {
+            survivor: Customer(plan.survivor),
+            filled_fields: plan.filled_fields,
+            moved: plan.moved,
+            dry_run: plan.dry_run,
+        })
+    }
+
+    /// Hides a customer (soft delete); `restoreCustomer` undoes it.
+    async fn delete_customer(
+        &self,
+        ctx: &Context<'_>,
+        input: CustomerIdInput,
+    ) -> async_graphql::Result<CustomerPayload> {
+        set_deleted(ctx, input, true).await
+    }
+
+    async fn restore_customer(
+        &self,
+        ctx: &Context<'_>,
+        input: CustomerIdInput,
+    ) -> async_graphql::Result<CustomerPayload> {
+        set_deleted(ctx, input, false).await
+    }
+
+    /// Anonymises a person's data for good; orders stay for aggregate metrics (admins, managers).
+    async fn erase_customer(
+        &self,
+        ctx: &Context<'_>,
+        input: CustomerIdInput,
+    ) -> async_graphql::Result<CustomerPayload> {
+        let principal = authorize(ctx, Permission::ManagePersonalData)?;
+        let id = parse_id(&input.customer_id, "input.customerId")?;
+        let c = transact(state(ctx).db(), async |txn| {
+            privacy::erase(txn, principal.workspace_id(), principal.actor(), id).await
+        })
+        .await?;
+        Ok(CustomerPayload { customer: Customer(c) })
+    }
+
     /// Moves a customer to any stage explicitly (CHURNED only this way), with a reason.
     async fn set_customer_lifecycle_stage(
         &self,
@@ -800,4 +894,18 @@ impl CustomerMutation {
         .await?;
         Ok(CustomerPayload { customer: Customer(customer) })
     }
+}
+
+async fn set_deleted(
+    ctx: &Context<'_>,
+    input: CustomerIdInput,
+    deleted: bool,
+) -> async_graphql::Result<CustomerPayload> {
+    let principal = authorize(ctx, Permission::WriteCustomers)?;
+    let id = parse_id(&input.customer_id, "input.customerId")?;
+    let c = transact(state(ctx).db(), async |txn| {
+        privacy::soft_delete(txn, principal.workspace_id(), principal.actor(), id, deleted).await
+    })
+    .await?;
+    Ok(CustomerPayload { customer: Customer(c) })
 }

@@ -12,6 +12,7 @@ mod http;
 mod jwt;
 mod leads;
 mod orders;
+mod privacy;
 mod roles;
 mod tenancy;
 mod users;
