@@ -14,6 +14,7 @@ pub mod feedback;
 pub mod follow_ups;
 pub mod graphql;
 pub mod http;
+pub mod import;
 pub mod interactions;
 pub mod jobs;
 pub mod leads;

@@ -58,6 +58,17 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Import customers or orders from a CSV file (see the README for the columns).
+    Import {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(value_enum)]
+        kind: ImportKind,
+        file: std::path::PathBuf,
+        /// Workspace slug.
+        #[arg(long, default_value = "demo")]
+        workspace: String,
+    },
     /// Run the background jobs once (follow-up rules, lifecycle sweep), e.g. from cron.
     RunJobs(DatabaseArgs),
     /// Print an access token for a user (for scripts).
@@ -72,6 +83,12 @@ enum Command {
         #[arg(long)]
         email: String,
     },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy)]
+enum ImportKind {
+    Customers,
+    Orders,
 }
 
 fn parse_role(text: &str) -> Result<UserRole, String> {
@@ -99,6 +116,18 @@ async fn main() -> anyhow::Result<()> {
             let db = db::connect(&database.resolve_url()?).await?;
             db::migrate(&db).await?;
             eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Import { database, kind, file, workspace } => {
+            let db = open(&database).await?;
+            let input = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+            let input = std::io::BufReader::with_capacity(1 << 20, input);
+            let summary = match kind {
+                ImportKind::Customers => vafa::import::customers(&db, &workspace, input).await,
+                ImportKind::Orders => vafa::import::orders(&db, &workspace, input).await,
+            }
+            .map_err(describe)?;
+            println!("{}", summary.report());
             Ok(())
         }
         Command::RunJobs(database) => {

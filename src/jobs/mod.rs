@@ -35,22 +35,31 @@ pub async fn run_once(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<
     let ids: Vec<Uuid> =
         workspace::Entity::find().select_only().column(workspace::Column::Id).into_tuple().all(db).await?;
     for workspace_id in ids {
-        let done = transact(db, async |txn| {
-            if !lock_workspace(txn, workspace_id).await? {
-                return Ok(None);
-            }
-            let created = rules::run(txn, workspace_id, now).await?;
-            let changed = sweep_lifecycle(txn, workspace_id, now).await?;
-            Ok(Some((created, changed)))
-        })
-        .await?;
-        if let Some((created, changed)) = done {
+        if let Some((created, changed)) = run_workspace(db, workspace_id, now).await? {
             report.workspaces += 1;
             report.follow_ups_created += created;
             report.stages_changed += changed;
         }
     }
     Ok(report)
+}
+
+/// Runs every job for one workspace: (follow-ups created, stages changed), or `None` when
+/// another instance is already at it.
+pub async fn run_workspace(
+    db: &DatabaseConnection,
+    workspace_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<Option<(u64, u64)>> {
+    transact(db, async |txn| {
+        if !lock_workspace(txn, workspace_id).await? {
+            return Ok(None);
+        }
+        let created = rules::run(txn, workspace_id, now).await?;
+        let changed = sweep_lifecycle(txn, workspace_id, now).await?;
+        Ok(Some((created, changed)))
+    })
+    .await
 }
 
 /// Runs the jobs every `interval` until the process ends.

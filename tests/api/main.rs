@@ -9,6 +9,7 @@ mod cli;
 mod customers;
 mod follow_ups;
 mod http;
+mod import;
 mod jwt;
 mod leads;
 mod orders;

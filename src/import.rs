@@ -1,0 +1,486 @@
+//! Bulk import from CSV for moving from another system: `vafa import customers|orders FILE`.
+//! Streaming, batched inserts (one transaction per batch), idempotent when re-run, and bad rows
+//! reported with their line numbers without losing the good ones.
+
+use std::{
+    collections::HashMap,
+    io::Read,
+    str::FromStr,
+    time::{Duration, Instant},
+};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{
+    customer::{self, LifecycleStage},
+    enums::AcquisitionSource,
+    order::{self, OrderChannel, OrderStatus},
+};
+use indicatif::{ProgressBar, ProgressStyle};
+use rust_decimal::Decimal;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, Statement, TryInsertResult,
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{
+    contact::{normalize_email, normalize_name, normalize_phone},
+    graphql::{AppError, AppResult, ids::new_id, transact},
+    jobs, money, workspaces,
+};
+
+/// Rows written per transaction.
+const BATCH_ROWS: usize = 5_000;
+/// Rows per INSERT statement (SQLite allows at most 32766 bound values).
+const ROWS_PER_STATEMENT: usize = 1_000;
+/// Bad rows listed in full in the summary; the rest are only counted.
+const MAX_LISTED_ERRORS: usize = 20;
+
+#[derive(Debug, Default)]
+pub struct ImportSummary {
+    pub rows_read: u64,
+    pub created: u64,
+    /// Rows already imported before (same reference): skipped, not duplicated.
+    pub already_present: u64,
+    pub customers_created: u64,
+    pub rejected: u64,
+    /// `line N: reason`, for the first few rejected rows.
+    pub errors: Vec<String>,
+    pub elapsed: Duration,
+}
+
+impl ImportSummary {
+    fn reject(&mut self, line: u64, reason: impl std::fmt::Display) {
+        self.rejected += 1;
+        if self.errors.len() < MAX_LISTED_ERRORS {
+            self.errors.push(format!("line {line}: {reason}"));
+        }
+    }
+
+    pub fn report(&self) -> String {
+        let mut text = format!(
+            "rows read: {}, created: {}, already present (skipped): {}, rejected: {}, customers created: {}, in {:.1} s",
+            self.rows_read,
+            self.created,
+            self.already_present,
+            self.rejected,
+            self.customers_created,
+            self.elapsed.as_secs_f64()
+        );
+        for error in &self.errors {
+            text.push_str("\n  ");
+            text.push_str(error);
+        }
+        if self.rejected as usize > self.errors.len() {
+            text.push_str(&format!("\n  … and {} more rejected rows", self.rejected as usize - self.errors.len()));
+        }
+        text
+    }
+}
+
+/// Customers of the workspace by external reference and by email, for resolving rows.
+struct CustomerIndex {
+    by_ref: HashMap<String, Uuid>,
+    by_email: HashMap<String, Uuid>,
+}
+
+impl CustomerIndex {
+    async fn load(db: &DatabaseConnection, workspace_id: Uuid) -> AppResult<Self> {
+        let rows: Vec<(Uuid, Option<String>, Option<String>)> = customer::Entity::find()
+            .select_only()
+            .columns([customer::Column::Id, customer::Column::ExternalRef, customer::Column::Email])
+            .filter(customer::Column::WorkspaceId.eq(workspace_id))
+            .filter(customer::Column::MergedIntoId.is_null())
+            .into_tuple()
+            .all(db)
+            .await?;
+        let mut index = CustomerIndex { by_ref: HashMap::new(), by_email: HashMap::new() };
+        for (id, external_ref, email) in rows {
+            if let Some(r) = external_ref {
+                index.by_ref.insert(r, id);
+            }
+            if let Some(e) = email {
+                index.by_email.entry(e).or_insert(id);
+            }
+        }
+        Ok(index)
+    }
+
+    /// A customer reference is an external reference, or else an email.
+    fn find(&self, reference: &str) -> Option<Uuid> {
+        self.by_ref.get(reference).or_else(|| self.by_email.get(&reference.to_lowercase())).copied()
+    }
+}
+
+fn progress(label: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {prefix} {human_pos} rows ({per_sec}) {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_prefix(label);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn reader<R: Read>(input: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(input)
+}
+
+/// Column positions by (lower-case) header name.
+fn columns(headers: &csv::StringRecord) -> HashMap<String, usize> {
+    headers.iter().enumerate().map(|(i, h)| (h.to_lowercase(), i)).collect()
+}
+
+fn field<'r>(record: &'r csv::StringRecord, columns: &HashMap<String, usize>, name: &str) -> Option<&'r str> {
+    columns.get(name).and_then(|i| record.get(*i)).filter(|v| !v.is_empty())
+}
+
+/// A new customer row with everything else empty.
+fn customer_row(workspace_id: Uuid, name: String, now: DateTime<Utc>) -> customer::ActiveModel {
+    customer::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(workspace_id),
+        external_ref: Set(None),
+        name: Set(name),
+        email: Set(None),
+        phone: Set(None),
+        birthday: Set(None),
+        anniversary: Set(None),
+        lifecycle_stage: Set(LifecycleStage::New),
+        lifecycle_changed_at: Set(now),
+        not_now_until: Set(None),
+        source: Set(Some(AcquisitionSource::Import)),
+        source_lead_id: Set(None),
+        owner_id: Set(None),
+        referred_by_customer_id: Set(None),
+        marketing_consent: Set(false),
+        order_count: Set(0),
+        total_spent_minor: Set(0),
+        first_order_at: Set(None),
+        last_order_at: Set(None),
+        deleted_at: Set(None),
+        erased_at: Set(None),
+        merged_into_id: Set(None),
+        city: Set(None),
+        region: Set(None),
+        country: Set(None),
+        age_band: Set(None),
+        gender: Set(None),
+        income_band: Set(None),
+        occupation: Set(None),
+        interests: Set(json!([])),
+        personality_type: Set(None),
+        preferred_channel: Set(None),
+        interaction_style: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+async fn insert_customers<C: ConnectionTrait>(db: &C, rows: Vec<customer::ActiveModel>) -> AppResult<u64> {
+    let mut created = 0;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(ROWS_PER_STATEMENT / 4).collect();
+        let result = customer::Entity::insert_many(chunk)
+            .on_conflict_do_nothing_on([customer::Column::WorkspaceId, customer::Column::ExternalRef])
+            .exec_without_returning(db)
+            .await?;
+        if let TryInsertResult::Inserted(n) = result {
+            created += n;
+        }
+    }
+    Ok(created)
+}
+
+/// Imports customers. Columns: `name` (required), `external_ref`, `email`, `phone`, `birthday`,
+/// `anniversary` (YYYY-MM-DD), `city`, `region`, `country`, `marketing_consent` (true/false).
+/// A row whose external reference or email is already known is skipped.
+pub async fn customers<R: Read>(db: &DatabaseConnection, workspace_slug: &str, input: R) -> AppResult<ImportSummary> {
+    let started = Instant::now();
+    let workspace = workspace(db, workspace_slug).await?;
+    let mut index = CustomerIndex::load(db, workspace.id).await?;
+    let mut csv = reader(input);
+    let columns = columns(
+        &csv.headers().map_err(|e| AppError::bad_input("file", format!("cannot read the header: {e}")))?.clone(),
+    );
+    if !columns.contains_key("name") {
+        return Err(AppError::bad_input("file", "the header needs a `name` column"));
+    }
+    let mut summary = ImportSummary::default();
+    let bar = progress("customers");
+    let mut batch = Vec::new();
+    let now = Utc::now();
+    for (i, record) in csv.records().enumerate() {
+        let line = i as u64 + 2;
+        summary.rows_read += 1;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                summary.reject(line, e);
+                continue;
+            }
+        };
+        match parse_customer(&record, &columns, workspace.id, now) {
+            Ok((row, external_ref, email)) => {
+                let known = external_ref.as_ref().is_some_and(|r| index.by_ref.contains_key(r))
+                    || email.as_ref().is_some_and(|e| index.by_email.contains_key(e));
+                if known {
+                    summary.already_present += 1;
+                    continue;
+                }
+                // Later rows of the file with the same reference or email are duplicates.
+                if let Some(r) = external_ref {
+                    index.by_ref.insert(r, Uuid::nil());
+                }
+                if let Some(e) = email {
+                    index.by_email.insert(e, Uuid::nil());
+                }
+                batch.push(row);
+            }
+            Err(reason) => summary.reject(line, reason),
+        }
+        if batch.len() >= BATCH_ROWS {
+            let rows = std::mem::take(&mut batch);
+            summary.created += transact(db, async |txn| insert_customers(txn, rows).await).await?;
+        }
+        bar.inc(1);
+    }
+    summary.created += transact(db, async |txn| insert_customers(txn, batch).await).await?;
+    bar.finish_and_clear();
+    summary.customers_created = summary.created;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// A customer row, with its external reference and email for duplicate detection.
+type ParsedCustomer = (customer::ActiveModel, Option<String>, Option<String>);
+
+fn parse_customer(
+    record: &csv::StringRecord,
+    columns: &HashMap<String, usize>,
+    workspace_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<ParsedCustomer, String> {
+    let get = |name: &str| field(record, columns, name);
+    let message = |e: AppError| e.message();
+    let name = normalize_name(get("name").unwrap_or(""), "name").map_err(message)?;
+    let mut row = customer_row(workspace_id, name, now);
+    let external_ref = get("external_ref").map(str::to_owned);
+    let email = get("email").map(|e| normalize_email(e, "email")).transpose().map_err(message)?;
+    row.external_ref = Set(external_ref.clone());
+    row.email = Set(email.clone());
+    row.phone = Set(get("phone").map(|p| normalize_phone(p, "phone")).transpose().map_err(message)?);
+    let date = |name: &str| -> Result<Option<NaiveDate>, String> {
+        get(name)
+            .map(|d| {
+                NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| format!("{name} must be YYYY-MM-DD, not `{d}`"))
+            })
+            .transpose()
+    };
+    row.birthday = Set(date("birthday")?);
+    row.anniversary = Set(date("anniversary")?);
+    row.city = Set(get("city").map(str::to_owned));
+    row.region = Set(get("region").map(str::to_owned));
+    row.country = Set(get("country").map(str::to_ascii_uppercase));
+    row.marketing_consent = Set(matches!(get("marketing_consent"), Some("true" | "yes" | "1")));
+    Ok((row, external_ref, email))
+}
+
+/// One parsed order row, before its customer is resolved.
+struct OrderRow {
+    line: u64,
+    customer_ref: String,
+    placed_at: DateTime<Utc>,
+    amount_minor: i64,
+    currency: String,
+    external_ref: String,
+}
+
+/// Imports orders. Columns: `customer_ref,placed_at,amount[,external_ref,currency]`; a customer
+/// reference is the customer's external reference or email, and unknown customers are created.
+/// Rows without `external_ref` get one derived from their content and how many identical rows
+/// came before them in the file, so re-running the import adds nothing twice.
+pub async fn orders<R: Read>(db: &DatabaseConnection, workspace_slug: &str, input: R) -> AppResult<ImportSummary> {
+    let started = Instant::now();
+    let workspace = workspace(db, workspace_slug).await?;
+    let mut index = CustomerIndex::load(db, workspace.id).await?;
+    let mut csv = reader(input);
+    let columns = columns(
+        &csv.headers().map_err(|e| AppError::bad_input("file", format!("cannot read the header: {e}")))?.clone(),
+    );
+    for required in ["customer_ref", "placed_at", "amount"] {
+        if !columns.contains_key(required) {
+            return Err(AppError::bad_input("file", format!("the header needs a `{required}` column")));
+        }
+    }
+    let mut summary = ImportSummary::default();
+    let mut seen: HashMap<[u8; 32], u32> = HashMap::new();
+    let bar = progress("orders");
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    for (i, record) in csv.records().enumerate() {
+        let line = i as u64 + 2;
+        summary.rows_read += 1;
+        bar.inc(1);
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                summary.reject(line, e);
+                continue;
+            }
+        };
+        match parse_order(&record, &columns, &workspace.currency, line, &mut seen) {
+            Ok(row) => batch.push(row),
+            Err(reason) => summary.reject(line, reason),
+        }
+        if batch.len() >= BATCH_ROWS {
+            let rows = std::mem::take(&mut batch);
+            write_orders(db, workspace.id, &mut index, rows, &mut summary).await?;
+        }
+    }
+    write_orders(db, workspace.id, &mut index, batch, &mut summary).await?;
+    bar.set_prefix("statistics and lifecycle");
+    refresh_all_stats(db, workspace.id).await?;
+    jobs::run_workspace(db, workspace.id, Utc::now()).await?;
+    bar.finish_and_clear();
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+fn parse_order(
+    record: &csv::StringRecord,
+    columns: &HashMap<String, usize>,
+    workspace_currency: &str,
+    line: u64,
+    seen: &mut HashMap<[u8; 32], u32>,
+) -> Result<OrderRow, String> {
+    let get = |name: &str| field(record, columns, name);
+    let customer_ref = get("customer_ref").ok_or("customer_ref is empty")?.to_owned();
+    let placed_raw = get("placed_at").ok_or("placed_at is empty")?;
+    let placed_at = DateTime::parse_from_rfc3339(placed_raw)
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|_| {
+            NaiveDate::parse_from_str(placed_raw, "%Y-%m-%d").map(|d| d.and_time(Default::default()).and_utc())
+        })
+        .map_err(|_| format!("placed_at must be an RFC 3339 time or YYYY-MM-DD, not `{placed_raw}`"))?;
+    let currency = match get("currency") {
+        Some(c) => money::validate_currency(c, "currency").map_err(|e| e.message())?,
+        None => workspace_currency.to_owned(),
+    };
+    if currency != workspace_currency {
+        return Err(format!("currency {currency} is not the workspace currency {workspace_currency}"));
+    }
+    let amount_raw = get("amount").ok_or("amount is empty")?;
+    let amount = Decimal::from_str(amount_raw).map_err(|_| format!("amount `{amount_raw}` is not a decimal number"))?;
+    let amount_minor = money::to_minor(amount, &currency, "amount").map_err(|e| e.message())?;
+    let external_ref = match get("external_ref") {
+        Some(r) => r.to_owned(),
+        None => {
+            let digest: [u8; 32] =
+                Sha256::digest(format!("{customer_ref}\u{1f}{placed_raw}\u{1f}{amount_raw}\u{1f}{currency}")).into();
+            let occurrence = seen.entry(digest).or_insert(0);
+            *occurrence += 1;
+            format!("import:{}:{}", &hex::encode(digest)[..24], occurrence)
+        }
+    };
+    Ok(OrderRow { line, customer_ref, placed_at, amount_minor, currency, external_ref })
+}
+
+/// Writes one batch in one transaction: customers created on the fly, then the orders.
+async fn write_orders(
+    db: &DatabaseConnection,
+    workspace_id: Uuid,
+    index: &mut CustomerIndex,
+    rows: Vec<OrderRow>,
+    summary: &mut ImportSummary,
+) -> AppResult<()> {
+    let now = Utc::now();
+    let mut new_customers = Vec::new();
+    for row in &rows {
+        if index.find(&row.customer_ref).is_none() {
+            let mut customer = customer_row(workspace_id, row.customer_ref.clone(), now);
+            let id = new_id();
+            customer.id = Set(id);
+            match normalize_email(&row.customer_ref, "customer_ref") {
+                Ok(email) => {
+                    customer.email = Set(Some(email.clone()));
+                    index.by_email.insert(email, id);
+                }
+                Err(_) => {
+                    customer.external_ref = Set(Some(row.customer_ref.clone()));
+                    index.by_ref.insert(row.customer_ref.clone(), id);
+                }
+            }
+            new_customers.push(customer);
+        }
+    }
+    let mut orders = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(customer_id) = index.find(&row.customer_ref) else {
+            summary.reject(row.line, "customer could not be resolved");
+            continue;
+        };
+        orders.push(order::ActiveModel {
+            id: Set(new_id()),
+            workspace_id: Set(workspace_id),
+            customer_id: Set(customer_id),
+            external_ref: Set(row.external_ref),
+            amount_minor: Set(row.amount_minor),
+            currency: Set(row.currency),
+            placed_at: Set(row.placed_at),
+            status: Set(OrderStatus::Completed),
+            channel: Set(OrderChannel::Other),
+            refunded_at: Set(None),
+            cancelled_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+    }
+    let total = orders.len() as u64;
+    let (customers_created, created) = transact(db, async |txn| {
+        let customers_created = insert_customers(txn, new_customers).await?;
+        let mut created = 0;
+        let mut orders = orders.into_iter().peekable();
+        while orders.peek().is_some() {
+            let chunk: Vec<_> = orders.by_ref().take(ROWS_PER_STATEMENT).collect();
+            let result = order::Entity::insert_many(chunk)
+                .on_conflict_do_nothing_on([order::Column::WorkspaceId, order::Column::ExternalRef])
+                .exec_without_returning(txn)
+                .await?;
+            if let TryInsertResult::Inserted(n) = result {
+                created += n;
+            }
+        }
+        Ok((customers_created, created))
+    })
+    .await?;
+    summary.customers_created += customers_created;
+    summary.created += created;
+    summary.already_present += total - created;
+    Ok(())
+}
+
+/// Recomputes every customer's order statistics of the workspace in one statement.
+pub async fn refresh_all_stats(db: &DatabaseConnection, workspace_id: Uuid) -> AppResult<()> {
+    let completed = "FROM orders o WHERE o.customer_id = customer.id AND o.status = 'COMPLETED'";
+    let sql = format!(
+        "UPDATE customer SET \
+           order_count = (SELECT COUNT(*) {completed}), \
+           total_spent_minor = COALESCE((SELECT SUM(o.amount_minor) {completed}), 0), \
+           first_order_at = (SELECT MIN(o.placed_at) {completed}), \
+           last_order_at = (SELECT MAX(o.placed_at) {completed}) \
+         WHERE workspace_id = {}",
+        if db.get_database_backend() == DbBackend::Postgres { "$1" } else { "?" }
+    );
+    db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, [workspace_id.into()])).await?;
+    Ok(())
+}
+
+async fn workspace(db: &DatabaseConnection, slug: &str) -> AppResult<entity::workspace::Model> {
+    workspaces::service::find_by_slug(db, slug)
+        .await?
+        .ok_or_else(|| AppError::bad_input("workspace", format!("no workspace with slug `{slug}`")))
+}
