@@ -5,6 +5,7 @@ use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 
 use crate::{
     auth::{Actor, jwt::JwtKeys, tokens},
+    customers,
     graphql::{AppResult, transact},
     users, workspaces,
 };
@@ -16,17 +17,20 @@ pub const DEMO_ADMIN_EMAIL: &str = "admin@demo.example";
 pub struct DemoAccess {
     pub access_token: String,
     pub new_password: Option<String>,
+    /// Set when the demo data was created just now.
+    pub seeded: Option<SeedReport>,
 }
 
 /// Creates the demo workspace and admin if the database has no workspace yet, then issues a
 /// token for that admin. `None` when the database holds other data but no demo admin.
 pub async fn ensure(db: &DatabaseConnection, jwt: &JwtKeys) -> AppResult<Option<DemoAccess>> {
     let mut new_password = None;
+    let mut seeded = None;
     if workspace::Entity::find().count(db).await? == 0 {
         // No default password anywhere: a random one, shown once.
         let password = tokens::random_secret();
         let pass = password.clone();
-        transact(db, async |txn| {
+        let admin = transact(db, async |txn| {
             let ws = workspaces::service::create(
                 txn,
                 Actor::SYSTEM,
@@ -48,11 +52,296 @@ pub async fn ensure(db: &DatabaseConnection, jwt: &JwtKeys) -> AppResult<Option<
         })
         .await?;
         new_password = Some(password);
+        seeded = Some(seed(db, admin.workspace_id, admin.id).await?);
     }
     let Some(ws) = workspaces::service::find_by_slug(db, DEMO_SLUG).await? else { return Ok(None) };
     let Some(admin) = users::service::find_by_email(db, ws.id, DEMO_ADMIN_EMAIL).await?.filter(|u| u.active) else {
         return Ok(None);
     };
     let token = jwt.issue_access(admin.id, ws.id)?;
-    Ok(Some(DemoAccess { access_token: token.token, new_password }))
+    Ok(Some(DemoAccess { access_token: token.token, new_password, seeded }))
+}
+
+/// Fills the demo workspace with a believable two-year history: staff, leads in every state,
+/// customers with profiles, orders, interactions, feedback, follow-ups and lifecycle stages.
+/// Deterministic (fixed seed) so demos and screenshots repeat.
+pub async fn seed(db: &DatabaseConnection, workspace_id: uuid::Uuid, admin_id: uuid::Uuid) -> AppResult<SeedReport> {
+    use chrono::{Duration, NaiveDate, SubsecRound, Utc};
+    use entity::{
+        enums::{AcquisitionSource, AgeBand, Channel, IncomeBand},
+        feedback::{self, FeedbackKind},
+        interaction::{self, Direction, Outcome},
+        lead::LeadCategory,
+        order::{self, OrderChannel, OrderStatus},
+    };
+    use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
+    use sea_orm::ActiveValue::Set;
+
+    use crate::{graphql::ids::new_id, leads, profile::ProfileInput};
+
+    const FIRST: [&str; 16] = [
+        "Ada",
+        "Grace",
+        "Alan",
+        "Edsger",
+        "Barbara",
+        "Donald",
+        "Margaret",
+        "Ken",
+        "Radia",
+        "Linus",
+        "Frances",
+        "Tim",
+        "Hedy",
+        "John",
+        "Katherine",
+        "Niklaus",
+    ];
+    const LAST: [&str; 12] = [
+        "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson", "Perlman", "Torvalds",
+        "Allen", "Lee",
+    ];
+    const CITIES: [(&str, &str, &str); 6] = [
+        ("Berlin", "Berlin", "DE"),
+        ("Hamburg", "Hamburg", "DE"),
+        ("Munich", "Bavaria", "DE"),
+        ("Vienna", "Vienna", "AT"),
+        ("Zurich", "Zurich", "CH"),
+        ("Amsterdam", "North Holland", "NL"),
+    ];
+    const INTERESTS: [&str; 8] = ["coffee", "cycling", "design", "gardening", "hiking", "music", "photography", "tea"];
+    const TAGS: [&str; 5] = ["vip", "newsletter", "wholesale", "gift-buyer", "eco"];
+    const SOURCES: [AcquisitionSource; 7] = [
+        AcquisitionSource::Website,
+        AcquisitionSource::Referral,
+        AcquisitionSource::Social,
+        AcquisitionSource::Advertising,
+        AcquisitionSource::Event,
+        AcquisitionSource::WalkIn,
+        AcquisitionSource::Partner,
+    ];
+    const CHANNELS: [Channel; 5] = [Channel::Phone, Channel::Email, Channel::Sms, Channel::Chat, Channel::InPerson];
+
+    let mut rng = StdRng::seed_from_u64(1001);
+    let now = Utc::now().trunc_subsecs(0);
+    let mut report = SeedReport::default();
+
+    // Staff to own leads and customers.
+    let mut staff = vec![admin_id];
+    for (email, name, role) in [
+        ("maya@demo.example", "Maya (manager)", UserRole::Manager),
+        ("sam@demo.example", "Sam (sales)", UserRole::Sales),
+        ("alex@demo.example", "Alex (support)", UserRole::Agent),
+    ] {
+        let password = tokens::random_secret();
+        let user = transact(db, async |txn| {
+            users::service::create(
+                txn,
+                workspace_id,
+                Actor::SYSTEM,
+                users::service::NewUser { email: email.to_owned(), name: name.to_owned(), role, password },
+            )
+            .await
+        })
+        .await?;
+        staff.push(user.id);
+    }
+
+    let person = |rng: &mut StdRng, i: usize| {
+        let name = format!("{} {}", FIRST[i % FIRST.len()], LAST[rng.random_range(0..LAST.len())]);
+        let email = format!("{}.{}@example.com", name.to_lowercase().replace(' ', "."), i);
+        (name, email)
+    };
+    let profile = |rng: &mut StdRng| {
+        let (city, region, country) = CITIES[rng.random_range(0..CITIES.len())];
+        let how_many = rng.random_range(0..4);
+        let interests: Vec<String> = INTERESTS.choose_multiple(rng, how_many).map(|s| s.to_string()).collect();
+        let age = [AgeBand::Age18To24, AgeBand::Age25To34, AgeBand::Age35To44, AgeBand::Age45To54, AgeBand::Age55To64];
+        let income = [IncomeBand::LowerMiddle, IncomeBand::Middle, IncomeBand::UpperMiddle, IncomeBand::High];
+        ProfileInput {
+            city: async_graphql::MaybeUndefined::Value(city.to_owned()),
+            region: async_graphql::MaybeUndefined::Value(region.to_owned()),
+            country: async_graphql::MaybeUndefined::Value(country.to_owned()),
+            age_band: async_graphql::MaybeUndefined::Value(age[rng.random_range(0..age.len())]),
+            income_band: async_graphql::MaybeUndefined::Value(income[rng.random_range(0..income.len())]),
+            interests: async_graphql::MaybeUndefined::Value(interests),
+            preferred_channel: async_graphql::MaybeUndefined::Value(CHANNELS[rng.random_range(0..CHANNELS.len())]),
+            ..Default::default()
+        }
+    };
+
+    // Customers, each with a buying habit: one-off, occasional or regular.
+    let mut customers = Vec::new();
+    for i in 0..400 {
+        let (name, email) = person(&mut rng, i);
+        let how_many = rng.random_range(0..3);
+        let tags: Vec<String> = TAGS.choose_multiple(&mut rng, how_many).map(|s| s.to_string()).collect();
+        let birthday =
+            NaiveDate::from_ymd_opt(rng.random_range(1950..2004), rng.random_range(1..13), rng.random_range(1..29));
+        let new = customers::service::NewCustomer {
+            name,
+            email: Some(email),
+            birthday,
+            owner_id: Some(staff[rng.random_range(0..staff.len())]),
+            source: Some(SOURCES[rng.random_range(0..SOURCES.len())]),
+            marketing_consent: rng.random_bool(0.6),
+            tags,
+            profile: profile(&mut rng),
+            ..Default::default()
+        };
+        let c =
+            transact(db, async |txn| customers::service::create(txn, workspace_id, Actor::SYSTEM, new).await).await?;
+        customers.push(c.id);
+    }
+    report.customers = customers.len();
+
+    // Two years of orders.
+    let mut orders = Vec::new();
+    for (i, customer_id) in customers.iter().enumerate() {
+        let habit = rng.random_range(0..10);
+        let count = match habit {
+            0..=3 => 1,
+            4..=6 => rng.random_range(2..6),
+            _ => rng.random_range(8..40),
+        };
+        let first_day = rng.random_range(0..700i64);
+        for n in 0..count {
+            let day = first_day - n * rng.random_range(10..60i64);
+            if day < 0 {
+                break;
+            }
+            let placed_at = now - Duration::days(day) - Duration::minutes(rng.random_range(0..1440));
+            let status = if rng.random_bool(0.04) { OrderStatus::Refunded } else { OrderStatus::Completed };
+            orders.push(order::ActiveModel {
+                id: Set(new_id()),
+                workspace_id: Set(workspace_id),
+                customer_id: Set(*customer_id),
+                external_ref: Set(format!("demo-{i}-{n}")),
+                amount_minor: Set(rng.random_range(900..25_000)),
+                currency: Set("USD".to_owned()),
+                placed_at: Set(placed_at),
+                status: Set(status),
+                channel: Set([OrderChannel::Online, OrderChannel::InStore, OrderChannel::Phone][rng.random_range(0..3)]),
+                refunded_at: Set((status == OrderStatus::Refunded).then_some(placed_at + Duration::days(3))),
+                cancelled_at: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+        }
+    }
+    report.orders = orders.len();
+
+    // Contacts and feedback.
+    let mut contacts = Vec::new();
+    let mut opinions = Vec::new();
+    for customer_id in &customers {
+        for _ in 0..rng.random_range(0..4) {
+            let direction = if rng.random_bool(0.4) { Direction::Inbound } else { Direction::Outbound };
+            let outcome =
+                [Outcome::Reached, Outcome::Replied, Outcome::NoAnswer, Outcome::Bounced][rng.random_range(0..4)];
+            contacts.push(interaction::ActiveModel {
+                id: Set(new_id()),
+                workspace_id: Set(workspace_id),
+                customer_id: Set(Some(*customer_id)),
+                lead_id: Set(None),
+                channel: Set(CHANNELS[rng.random_range(0..CHANNELS.len())]),
+                direction: Set(direction),
+                outcome: Set(outcome),
+                summary: Set("Checked in about the last order".to_owned()),
+                occurred_at: Set(now - Duration::days(rng.random_range(0..120))),
+                user_id: Set(Some(staff[rng.random_range(0..staff.len())])),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+        }
+        if rng.random_bool(0.5) {
+            let nps = rng.random_bool(0.6);
+            let why = ["friendly staff", "fast delivery", "best prices", "great quality", "they remembered my name"];
+            opinions.push(feedback::ActiveModel {
+                id: Set(new_id()),
+                workspace_id: Set(workspace_id),
+                customer_id: Set(*customer_id),
+                kind: Set(if nps { FeedbackKind::Nps } else { FeedbackKind::Csat }),
+                score: Set(Some(if nps { rng.random_range(3..11) } else { rng.random_range(2..6) })),
+                comment: Set(None),
+                why_us: Set(Some(why[rng.random_range(0..why.len())].to_owned())),
+                ticket_id: Set(None),
+                submitted_at: Set(now - Duration::days(rng.random_range(0..200))),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+        }
+    }
+    transact(db, async |txn| {
+        for chunk in orders.chunks(500) {
+            order::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
+        }
+        for chunk in contacts.chunks(500) {
+            interaction::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
+        }
+        if !opinions.is_empty() {
+            feedback::Entity::insert_many(opinions.clone()).exec_without_returning(txn).await?;
+        }
+        Ok(())
+    })
+    .await?;
+
+    // Leads in every category and state.
+    for i in 0..200 {
+        let (name, email) = person(&mut rng, 1000 + i);
+        let category =
+            [LeadCategory::Unaware, LeadCategory::Comparing, LeadCategory::PastBuyer][rng.random_range(0..3)];
+        let new = leads::service::NewLead {
+            name,
+            email: rng.random_bool(0.8).then_some(email),
+            phone: rng.random_bool(0.4).then(|| format!("+49 30 {:07}", rng.random_range(1_000_000..9_999_999))),
+            company: rng.random_bool(0.3).then(|| format!("{} GmbH", LAST[rng.random_range(0..LAST.len())])),
+            source: SOURCES[rng.random_range(0..SOURCES.len())],
+            category,
+            owner_id: Some(staff[rng.random_range(0..staff.len())]),
+            referred_by_customer_id: None,
+            profile: profile(&mut rng),
+        };
+        let lead =
+            transact(db, async |txn| leads::service::create(txn, workspace_id, Actor::SYSTEM, new).await).await?;
+        let stage = rng.random_range(0..10);
+        transact(db, async |txn| {
+            use entity::lead::LeadStatus;
+            let actor = Actor::SYSTEM;
+            if stage >= 3 {
+                leads::service::set_status(txn, workspace_id, actor, lead.id, LeadStatus::Contacted).await?;
+            }
+            if stage >= 5 {
+                leads::service::set_status(txn, workspace_id, actor, lead.id, LeadStatus::Qualified).await?;
+            }
+            if stage == 7 {
+                leads::service::set_status(txn, workspace_id, actor, lead.id, LeadStatus::Nurturing).await?;
+            }
+            if stage == 8 {
+                leads::service::disqualify(txn, workspace_id, actor, lead.id, "no budget this year").await?;
+            }
+            if stage == 9 {
+                let options = leads::service::ConvertOptions { merge_into: None, merge: false, dry_run: false };
+                leads::service::convert(txn, workspace_id, actor, lead.id, options).await?;
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    report.leads = 200;
+
+    crate::import::refresh_all_stats(db, workspace_id).await?;
+    if let Some((follow_ups, _)) = crate::jobs::run_workspace(db, workspace_id, now).await? {
+        report.follow_ups = follow_ups as usize;
+    }
+    Ok(report)
+}
+
+/// What the demo seed created.
+#[derive(Debug, Default)]
+pub struct SeedReport {
+    pub customers: usize,
+    pub orders: usize,
+    pub leads: usize,
+    pub follow_ups: usize,
 }

@@ -55,8 +55,9 @@ pub async fn run_workspace(
         if !lock_workspace(txn, workspace_id).await? {
             return Ok(None);
         }
-        let created = rules::run(txn, workspace_id, now).await?;
+        // Stages first: the rules look at them (dormant customers get reactivation, not check-ins).
         let changed = sweep_lifecycle(txn, workspace_id, now).await?;
+        let created = rules::run(txn, workspace_id, now).await?;
         Ok(Some((created, changed)))
     })
     .await
