@@ -48,6 +48,8 @@ pub struct ImportSummary {
     pub rejected: u64,
     /// `line N: reason`, for the first few rejected rows.
     pub errors: Vec<String>,
+    /// Time per phase, e.g. ("rows", 12.3 s).
+    pub phases: Vec<(&'static str, Duration)>,
     pub elapsed: Duration,
 }
 
@@ -69,6 +71,11 @@ impl ImportSummary {
             self.customers_created,
             self.elapsed.as_secs_f64()
         );
+        if !self.phases.is_empty() {
+            let phases: Vec<String> =
+                self.phases.iter().map(|(name, t)| format!("{name} {:.1} s", t.as_secs_f64())).collect();
+            text.push_str(&format!(" ({})", phases.join(", ")));
+        }
         for error in &self.errors {
             text.push_str("\n  ");
             text.push_str(error);
@@ -342,9 +349,15 @@ pub async fn orders<R: Read>(db: &DatabaseConnection, workspace_slug: &str, inpu
         }
     }
     write_orders(db, workspace.id, &mut index, batch, &mut summary).await?;
-    bar.set_prefix("statistics and lifecycle");
+    summary.phases.push(("rows", started.elapsed()));
+    bar.set_prefix("statistics");
+    let phase = Instant::now();
     refresh_all_stats(db, workspace.id).await?;
+    summary.phases.push(("statistics", phase.elapsed()));
+    bar.set_prefix("lifecycle and follow-ups");
+    let phase = Instant::now();
     jobs::run_workspace(db, workspace.id, Utc::now()).await?;
+    summary.phases.push(("lifecycle and follow-ups", phase.elapsed()));
     bar.finish_and_clear();
     summary.elapsed = started.elapsed();
     Ok(summary)

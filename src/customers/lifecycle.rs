@@ -169,6 +169,50 @@ pub async fn transition<C: ConnectionTrait>(
     Ok(c)
 }
 
+/// One customer's stage change, for [`transition_many`].
+pub struct Move<'a> {
+    pub customer: &'a customer::Model,
+    pub to: LifecycleStage,
+    pub reason: String,
+}
+
+/// Applies many rule-made stage changes in a few statements: one UPDATE per target stage and
+/// batched history rows (the sweep after a large import moves thousands at once).
+pub async fn transition_many<C: ConnectionTrait>(db: &C, moves: &[Move<'_>], actor: Actor) -> AppResult<()> {
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let mut by_stage: HashMap<LifecycleStage, Vec<Uuid>> = HashMap::new();
+    for m in moves {
+        by_stage.entry(m.to).or_default().push(m.customer.id);
+    }
+    for (stage, ids) in by_stage {
+        let mut update = customer::Entity::update_many()
+            .col_expr(customer::Column::LifecycleStage, Expr::value(stage.to_value()))
+            .col_expr(customer::Column::LifecycleChangedAt, Expr::value(now))
+            .col_expr(customer::Column::UpdatedAt, Expr::value(now))
+            .filter(customer::Column::Id.is_in(ids));
+        if stage != LifecycleStage::NotNow {
+            update = update.col_expr(customer::Column::NotNowUntil, Expr::value(Option::<DateTime<Utc>>::None));
+        }
+        update.exec(db).await?;
+    }
+    let events = moves.iter().map(|m| lifecycle_event::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(m.customer.workspace_id),
+        customer_id: Set(m.customer.id),
+        from_stage: Set(Some(m.customer.lifecycle_stage)),
+        to_stage: Set(m.to),
+        reason: Set(m.reason.clone()),
+        actor_id: Set(actor.id),
+        created_at: Set(now),
+        updated_at: Set(now),
+    });
+    lifecycle_event::Entity::insert_many(events).exec_without_returning(db).await?;
+    Ok(())
+}
+
 pub async fn record_event<C: ConnectionTrait>(
     db: &C,
     c: &customer::Model,

@@ -118,13 +118,13 @@ async fn sweep_chunk<C: ConnectionTrait>(
 ) -> AppResult<u64> {
     let ids: Vec<Uuid> = chunk.iter().map(|c| c.id).collect();
     let mut reach = lifecycle::reachability_of(db, &ids, settings, now).await?;
-    let mut changed = 0;
+    let mut moves: Vec<lifecycle::Move> = Vec::new();
     for c in chunk {
         let r = reach.remove(&c.id).unwrap_or_default();
         if let Some((stage, reason)) = lifecycle::evaluate(c, r, settings, now) {
-            lifecycle::transition(db, c.clone(), stage, &reason, crate::auth::Actor::SYSTEM).await?;
-            changed += 1;
+            moves.push(lifecycle::Move { customer: c, to: stage, reason });
         }
     }
-    Ok(changed)
+    lifecycle::transition_many(db, &moves, crate::auth::Actor::SYSTEM).await?;
+    Ok(moves.len() as u64)
 }
