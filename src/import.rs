@@ -11,7 +11,7 @@ use std::{
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
-    customer::{self, LifecycleStage},
+    customer,
     enums::AcquisitionSource,
     order::{self, OrderChannel, OrderStatus},
 };
@@ -21,12 +21,12 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
     QuerySelect, Statement, TryInsertResult,
 };
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::{
     contact::{normalize_email, normalize_name, normalize_phone},
+    customers,
     graphql::{AppError, AppResult, ids::new_id, transact},
     jobs, money, workspaces,
 };
@@ -145,48 +145,6 @@ fn field<'r>(record: &'r csv::StringRecord, columns: &HashMap<String, usize>, na
     columns.get(name).and_then(|i| record.get(*i)).filter(|v| !v.is_empty())
 }
 
-/// A new customer row with everything else empty.
-fn customer_row(workspace_id: Uuid, name: String, now: DateTime<Utc>) -> customer::ActiveModel {
-    customer::ActiveModel {
-        id: Set(new_id()),
-        workspace_id: Set(workspace_id),
-        external_ref: Set(None),
-        name: Set(name),
-        email: Set(None),
-        phone: Set(None),
-        birthday: Set(None),
-        anniversary: Set(None),
-        lifecycle_stage: Set(LifecycleStage::New),
-        lifecycle_changed_at: Set(now),
-        not_now_until: Set(None),
-        source: Set(Some(AcquisitionSource::Import)),
-        source_lead_id: Set(None),
-        owner_id: Set(None),
-        referred_by_customer_id: Set(None),
-        marketing_consent: Set(false),
-        order_count: Set(0),
-        total_spent_minor: Set(0),
-        first_order_at: Set(None),
-        last_order_at: Set(None),
-        deleted_at: Set(None),
-        erased_at: Set(None),
-        merged_into_id: Set(None),
-        city: Set(None),
-        region: Set(None),
-        country: Set(None),
-        age_band: Set(None),
-        gender: Set(None),
-        income_band: Set(None),
-        occupation: Set(None),
-        interests: Set(json!([])),
-        personality_type: Set(None),
-        preferred_channel: Set(None),
-        interaction_style: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-}
-
 async fn insert_customers<C: ConnectionTrait>(db: &C, rows: Vec<customer::ActiveModel>) -> AppResult<u64> {
     let mut created = 0;
     let mut rows = rows.into_iter().peekable();
@@ -275,7 +233,8 @@ fn parse_customer(
     let get = |name: &str| field(record, columns, name);
     let message = |e: AppError| e.message();
     let name = normalize_name(get("name").unwrap_or(""), "name").map_err(message)?;
-    let mut row = customer_row(workspace_id, name, now);
+    let mut row = customers::service::blank(workspace_id, name, now);
+    row.source = Set(Some(AcquisitionSource::Import));
     let external_ref = get("external_ref").map(str::to_owned);
     let email = get("email").map(|e| normalize_email(e, "email")).transpose().map_err(message)?;
     row.external_ref = Set(external_ref.clone());
@@ -414,7 +373,8 @@ async fn write_orders(
     let mut new_customers = Vec::new();
     for row in &rows {
         if index.find(&row.customer_ref).is_none() {
-            let mut customer = customer_row(workspace_id, row.customer_ref.clone(), now);
+            let mut customer = customers::service::blank(workspace_id, row.customer_ref.clone(), now);
+            customer.source = Set(Some(AcquisitionSource::Import));
             let id = new_id();
             customer.id = Set(id);
             match normalize_email(&row.customer_ref, "customer_ref") {

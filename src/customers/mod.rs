@@ -29,7 +29,7 @@ use crate::{
         AppError, AppResult, authorize,
         children::{ChildRelation, children_page, node_selections, prefetch},
         connection::{NullsPlacement, Page, PageArgs, SortDirection, SortKey, page_complexity, paginate},
-        filter::{DateTimeFilter, EnumFilter, IdFilter, IntFilter, MoneyFilter, StringFilter},
+        filter::{DateTimeFilter, EnumFilter, IdFilter, IntFilter, MoneyFilter, StringFilter, boolean_ops},
         ids::{parse_id, to_id},
         loader, state, transact,
     },
@@ -485,20 +485,7 @@ impl CustomerFilter {
                 .into_query();
             all = all.add(C::Id.in_subquery(orders));
         }
-        for f in self.and.iter().flatten() {
-            all = all.add(f.condition(currency, backend)?);
-        }
-        if let Some(filters) = &self.or {
-            let mut any = Condition::any();
-            for f in filters {
-                any = any.add(f.condition(currency, backend)?);
-            }
-            all = all.add(any);
-        }
-        if let Some(f) = &self.not {
-            all = all.add(f.condition(currency, backend)?.not());
-        }
-        Ok(all)
+        boolean_ops(all, &self.and, &self.or, &self.not, |f| f.condition(currency, backend))
     }
 }
 

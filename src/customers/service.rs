@@ -2,7 +2,7 @@
 //! Every function is scoped to one workspace; soft-deleted and merged-away customers are invisible.
 
 use async_graphql::MaybeUndefined;
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
     customer::{self, LifecycleStage},
     customer_note, customer_tag,
@@ -63,6 +63,48 @@ pub struct CustomerChanges {
     pub profile: Option<ProfileInput>,
 }
 
+/// A new customer row (stage NEW, no orders) with every optional field empty.
+pub fn blank(workspace_id: Uuid, name: String, now: DateTime<Utc>) -> customer::ActiveModel {
+    customer::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(workspace_id),
+        external_ref: Set(None),
+        name: Set(name),
+        email: Set(None),
+        phone: Set(None),
+        birthday: Set(None),
+        anniversary: Set(None),
+        lifecycle_stage: Set(LifecycleStage::New),
+        lifecycle_changed_at: Set(now),
+        not_now_until: Set(None),
+        source: Set(None),
+        source_lead_id: Set(None),
+        owner_id: Set(None),
+        referred_by_customer_id: Set(None),
+        marketing_consent: Set(false),
+        order_count: Set(0),
+        total_spent_minor: Set(0),
+        first_order_at: Set(None),
+        last_order_at: Set(None),
+        deleted_at: Set(None),
+        erased_at: Set(None),
+        merged_into_id: Set(None),
+        city: Set(None),
+        region: Set(None),
+        country: Set(None),
+        age_band: Set(None),
+        gender: Set(None),
+        income_band: Set(None),
+        occupation: Set(None),
+        interests: Set(json!([])),
+        personality_type: Set(None),
+        preferred_channel: Set(None),
+        interaction_style: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
 /// The live (not deleted, not merged away) customers of a workspace.
 pub fn query(workspace_id: Uuid) -> Select<customer::Entity> {
     customer::Entity::find()
@@ -99,45 +141,17 @@ pub async fn create<C: ConnectionTrait>(
         get(db, workspace_id, referrer).await?;
     }
     let tags = clean_tags(&input.tags)?;
-    let now = Utc::now();
-    let mut active = customer::ActiveModel {
-        id: Set(new_id()),
-        workspace_id: Set(workspace_id),
-        external_ref: Set(external_ref),
-        name: Set(name),
-        email: Set(email),
-        phone: Set(phone),
-        birthday: Set(input.birthday),
-        anniversary: Set(input.anniversary),
-        lifecycle_stage: Set(LifecycleStage::New),
-        lifecycle_changed_at: Set(now),
-        not_now_until: Set(None),
-        source: Set(input.source),
-        source_lead_id: Set(input.source_lead_id),
-        owner_id: Set(input.owner_id),
-        referred_by_customer_id: Set(input.referred_by_customer_id),
-        marketing_consent: Set(input.marketing_consent),
-        order_count: Set(0),
-        total_spent_minor: Set(0),
-        first_order_at: Set(None),
-        last_order_at: Set(None),
-        deleted_at: Set(None),
-        erased_at: Set(None),
-        merged_into_id: Set(None),
-        city: Set(None),
-        region: Set(None),
-        country: Set(None),
-        age_band: Set(None),
-        gender: Set(None),
-        income_band: Set(None),
-        occupation: Set(None),
-        interests: Set(json!([])),
-        personality_type: Set(None),
-        preferred_channel: Set(None),
-        interaction_style: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
+    let mut active = blank(workspace_id, name, Utc::now());
+    active.external_ref = Set(external_ref);
+    active.email = Set(email);
+    active.phone = Set(phone);
+    active.birthday = Set(input.birthday);
+    active.anniversary = Set(input.anniversary);
+    active.source = Set(input.source);
+    active.source_lead_id = Set(input.source_lead_id);
+    active.owner_id = Set(input.owner_id);
+    active.referred_by_customer_id = Set(input.referred_by_customer_id);
+    active.marketing_consent = Set(input.marketing_consent);
     apply_profile!(active, input.profile);
     let customer = active.insert(db).await?;
     lifecycle::record_event(db, &customer, None, LifecycleStage::New, "created", actor).await?;

@@ -156,6 +156,30 @@ impl<T: InputType + Into<sea_orm::Value> + Clone> EnumFilter<T> {
     }
 }
 
+/// Adds a filter input's `and` (all hold), `or` (one holds) and `not` (does not hold) to `all`.
+pub fn boolean_ops<F>(
+    mut all: Condition,
+    and: &Option<Vec<F>>,
+    or: &Option<Vec<F>>,
+    not: &Option<Box<F>>,
+    condition: impl Fn(&F) -> AppResult<Condition>,
+) -> AppResult<Condition> {
+    for f in and.iter().flatten() {
+        all = all.add(condition(f)?);
+    }
+    if let Some(filters) = or {
+        let mut any = Condition::any();
+        for f in filters {
+            any = any.add(condition(f)?);
+        }
+        all = all.add(any);
+    }
+    if let Some(f) = not {
+        all = all.add(condition(f)?.not());
+    }
+    Ok(all)
+}
+
 /// The `eq` and `in` operators every filter type shares.
 fn eq_or_in<C: ColumnTrait, V: Into<sea_orm::Value> + Clone>(
     column: C,

@@ -21,7 +21,7 @@ use crate::{
         AppResult, authorize,
         children::children_page,
         connection::{Page, PageArgs, SortDirection, SortKey, page_complexity, paginate},
-        filter::{DateTimeFilter, EnumFilter, IdFilter, IntFilter},
+        filter::{DateTimeFilter, EnumFilter, IdFilter, IntFilter, boolean_ops},
         ids::{parse_id, to_id},
         loader, state, transact,
     },
@@ -170,20 +170,7 @@ impl LeadFilter {
             }
             all = all.add(any);
         }
-        for f in self.and.iter().flatten() {
-            all = all.add(f.condition()?);
-        }
-        if let Some(filters) = &self.or {
-            let mut any = Condition::any();
-            for f in filters {
-                any = any.add(f.condition()?);
-            }
-            all = all.add(any);
-        }
-        if let Some(f) = &self.not {
-            all = all.add(f.condition()?.not());
-        }
-        Ok(all)
+        boolean_ops(all, &self.and, &self.or, &self.not, |f| f.condition())
     }
 }
 

@@ -15,7 +15,7 @@ use crate::{
         AppError, authorize,
         children::ChildRelation,
         connection::{Page, PageArgs, SortDirection, SortKey, page_complexity, paginate},
-        filter::{DateTimeFilter, EnumFilter, IdFilter, MoneyFilter, StringFilter},
+        filter::{DateTimeFilter, EnumFilter, IdFilter, MoneyFilter, StringFilter, boolean_ops},
         ids::{parse_id, to_id},
         loader, state, transact,
     },
@@ -117,20 +117,7 @@ impl OrderFilter {
         if let Some(f) = &self.placed_at {
             all = all.add(f.condition(order::Column::PlacedAt));
         }
-        for f in self.and.iter().flatten() {
-            all = all.add(f.condition(currency)?);
-        }
-        if let Some(filters) = &self.or {
-            let mut any = Condition::any();
-            for f in filters {
-                any = any.add(f.condition(currency)?);
-            }
-            all = all.add(any);
-        }
-        if let Some(f) = &self.not {
-            all = all.add(f.condition(currency)?.not());
-        }
-        Ok(all)
+        boolean_ops(all, &self.and, &self.or, &self.not, |f| f.condition(currency))
     }
 }
 

@@ -10,9 +10,9 @@ use sea_orm::Condition;
 use crate::{
     auth::{Permission, Principal},
     graphql::{
-        AppError, authorize,
+        AppError, AppResult, authorize,
         connection::{Page, PageArgs, SortDirection, SortKey, page_complexity, paginate},
-        filter::{DateTimeFilter, EnumFilter, StringFilter},
+        filter::{DateTimeFilter, EnumFilter, StringFilter, boolean_ops},
         ids::{parse_id, to_id},
         loader, principal, state, transact,
     },
@@ -69,7 +69,7 @@ pub struct UserFilter {
 }
 
 impl UserFilter {
-    fn condition(&self) -> Condition {
+    fn condition(&self) -> AppResult<Condition> {
         let mut all = Condition::all();
         if let Some(f) = &self.email {
             all = all.add(f.condition(user::Column::Email));
@@ -86,16 +86,7 @@ impl UserFilter {
         if let Some(f) = &self.created_at {
             all = all.add(f.condition(user::Column::CreatedAt));
         }
-        if let Some(filters) = &self.and {
-            all = filters.iter().fold(all, |acc, f| acc.add(f.condition()));
-        }
-        if let Some(filters) = &self.or {
-            all = all.add(filters.iter().fold(Condition::any(), |acc, f| acc.add(f.condition())));
-        }
-        if let Some(f) = &self.not {
-            all = all.add(f.condition().not());
-        }
-        all
+        boolean_ops(all, &self.and, &self.or, &self.not, |f| f.condition())
     }
 }
 
@@ -144,7 +135,7 @@ impl UserQuery {
         order_by: Option<Vec<UserOrder>>,
     ) -> async_graphql::Result<Page<User>> {
         let principal = authorize(ctx, Permission::ReadUsers)?;
-        let condition = filter.map(|f| f.condition()).unwrap_or_else(Condition::all);
+        let condition = filter.map(|f| f.condition()).transpose()?.unwrap_or_else(Condition::all);
         let order = order_by
             .unwrap_or_else(|| vec![UserOrder { field: UserOrderField::CreatedAt, direction: SortDirection::Asc }])
             .into_iter()
