@@ -23,11 +23,12 @@ use uuid::Uuid;
 
 use crate::{
     auth::Permission,
+    child_relation,
     feedback::{CustomerFeedback, Feedback},
     follow_ups::{CustomerFollowUps, FollowUp},
     graphql::{
         AppError, AppResult, authorize,
-        children::{ChildRelation, children_page, node_selections, prefetch},
+        children::{children_page, node_selections, prefetch},
         connection::{NullsPlacement, Page, PageArgs, SortDirection, SortKey, page_complexity, paginate},
         filter::{DateTimeFilter, EnumFilter, IdFilter, IntFilter, MoneyFilter, StringFilter, boolean_ops},
         ids::{parse_id, to_id},
@@ -268,35 +269,9 @@ impl LifecycleChange {
     }
 }
 
-pub struct CustomerNotes;
+child_relation!(CustomerNotes, customer_note, CustomerId, CreatedAt, Desc);
 
-impl ChildRelation for CustomerNotes {
-    type Entity = customer_note::Entity;
-    fn parent_column() -> customer_note::Column {
-        customer_note::Column::CustomerId
-    }
-    fn id_column() -> customer_note::Column {
-        customer_note::Column::Id
-    }
-    fn order() -> Vec<SortKey<customer_note::Column>> {
-        vec![SortKey::new(customer_note::Column::CreatedAt, SortDirection::Desc)]
-    }
-}
-
-pub struct LifecycleHistory;
-
-impl ChildRelation for LifecycleHistory {
-    type Entity = lifecycle_event::Entity;
-    fn parent_column() -> lifecycle_event::Column {
-        lifecycle_event::Column::CustomerId
-    }
-    fn id_column() -> lifecycle_event::Column {
-        lifecycle_event::Column::Id
-    }
-    fn order() -> Vec<SortKey<lifecycle_event::Column>> {
-        vec![SortKey::new(lifecycle_event::Column::CreatedAt, SortDirection::Desc)]
-    }
-}
+child_relation!(LifecycleHistory, lifecycle_event, CustomerId, CreatedAt, Desc);
 
 /// Batches customer lookups of one request.
 pub struct CustomerLoader(pub DatabaseConnection);

@@ -89,19 +89,11 @@ pub fn blank(workspace_id: Uuid, name: String, now: DateTime<Utc>) -> customer::
         deleted_at: Set(None),
         erased_at: Set(None),
         merged_into_id: Set(None),
-        city: Set(None),
-        region: Set(None),
-        country: Set(None),
-        age_band: Set(None),
-        gender: Set(None),
-        income_band: Set(None),
-        occupation: Set(None),
         interests: Set(json!([])),
-        personality_type: Set(None),
-        preferred_channel: Set(None),
-        interaction_style: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        // The other profile columns are nullable and start empty.
+        ..Default::default()
     }
 }
 

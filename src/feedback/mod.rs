@@ -8,10 +8,9 @@ use entity::feedback::{self, FeedbackKind};
 
 use crate::{
     auth::Permission,
+    child_relation,
     graphql::{
         authorize,
-        children::ChildRelation,
-        connection::{SortDirection, SortKey},
         ids::{parse_id, to_id},
         state, transact,
     },
@@ -46,21 +45,14 @@ impl Feedback {
     }
 }
 
-/// A customer's feedback, newest first.
-pub struct CustomerFeedback;
-
-impl ChildRelation for CustomerFeedback {
-    type Entity = feedback::Entity;
-    fn parent_column() -> feedback::Column {
-        feedback::Column::CustomerId
-    }
-    fn id_column() -> feedback::Column {
-        feedback::Column::Id
-    }
-    fn order() -> Vec<SortKey<feedback::Column>> {
-        vec![SortKey::new(feedback::Column::SubmittedAt, SortDirection::Desc)]
-    }
-}
+child_relation!(
+    /// A customer's feedback, newest first.
+    CustomerFeedback,
+    feedback,
+    CustomerId,
+    SubmittedAt,
+    Desc
+);
 
 #[derive(InputObject)]
 pub struct RecordFeedbackInput {

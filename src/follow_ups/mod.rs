@@ -10,10 +10,10 @@ use sea_orm::{Condition, QueryFilter};
 
 use crate::{
     auth::Permission,
+    child_relation,
     customers::{Customer, CustomerLoader},
     graphql::{
         AppError, AppResult, authorize,
-        children::ChildRelation,
         connection::{Page, PageArgs, SortDirection, SortKey, page_complexity, paginate},
         filter::{DateTimeFilter, EnumFilter, IdFilter},
         ids::{parse_id, to_id},
@@ -68,21 +68,14 @@ impl FollowUp {
     }
 }
 
-/// A customer's follow-ups, soonest due first.
-pub struct CustomerFollowUps;
-
-impl ChildRelation for CustomerFollowUps {
-    type Entity = follow_up::Entity;
-    fn parent_column() -> follow_up::Column {
-        follow_up::Column::CustomerId
-    }
-    fn id_column() -> follow_up::Column {
-        follow_up::Column::Id
-    }
-    fn order() -> Vec<SortKey<follow_up::Column>> {
-        vec![SortKey::new(follow_up::Column::DueAt, SortDirection::Asc)]
-    }
-}
+child_relation!(
+    /// A customer's follow-ups, soonest due first.
+    CustomerFollowUps,
+    follow_up,
+    CustomerId,
+    DueAt,
+    Asc
+);
 
 #[derive(InputObject, Default)]
 pub struct FollowUpFilter {

@@ -30,6 +30,31 @@ pub trait ChildRelation: Send + Sync + 'static {
     fn order() -> Vec<SortKey<<Self::Entity as EntityTrait>::Column>>;
 }
 
+/// Declares a [`ChildRelation`]: `child_relation!(Name, entity_module, ParentColumn, OrderColumn, Asc|Desc)`.
+#[macro_export]
+macro_rules! child_relation {
+    ($(#[$doc:meta])* $name:ident, $entity:ident, $parent:ident, $order:ident, $direction:ident) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl $crate::graphql::children::ChildRelation for $name {
+            type Entity = $entity::Entity;
+            fn parent_column() -> $entity::Column {
+                $entity::Column::$parent
+            }
+            fn id_column() -> $entity::Column {
+                $entity::Column::Id
+            }
+            fn order() -> Vec<$crate::graphql::connection::SortKey<$entity::Column>> {
+                vec![$crate::graphql::connection::SortKey::new(
+                    $entity::Column::$order,
+                    $crate::graphql::connection::SortDirection::$direction,
+                )]
+            }
+        }
+    };
+}
+
 /// Batches "first n children" requests of one GraphQL request.
 pub struct ChildrenLoader<R> {
     db: DatabaseConnection,

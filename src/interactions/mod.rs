@@ -11,10 +11,9 @@ use entity::{
 
 use crate::{
     auth::Permission,
+    child_relation,
     graphql::{
         authorize,
-        children::ChildRelation,
-        connection::{SortDirection, SortKey},
         ids::{parse_id, to_id},
         loader, state, transact,
     },
@@ -58,37 +57,23 @@ impl Interaction {
     }
 }
 
-/// A customer's interactions (including those from before conversion), newest first.
-pub struct CustomerInteractions;
+child_relation!(
+    /// A customer's interactions (including those from before conversion), newest first.
+    CustomerInteractions,
+    interaction,
+    CustomerId,
+    OccurredAt,
+    Desc
+);
 
-impl ChildRelation for CustomerInteractions {
-    type Entity = interaction::Entity;
-    fn parent_column() -> interaction::Column {
-        interaction::Column::CustomerId
-    }
-    fn id_column() -> interaction::Column {
-        interaction::Column::Id
-    }
-    fn order() -> Vec<SortKey<interaction::Column>> {
-        vec![SortKey::new(interaction::Column::OccurredAt, SortDirection::Desc)]
-    }
-}
-
-/// A lead's interactions, newest first.
-pub struct LeadInteractions;
-
-impl ChildRelation for LeadInteractions {
-    type Entity = interaction::Entity;
-    fn parent_column() -> interaction::Column {
-        interaction::Column::LeadId
-    }
-    fn id_column() -> interaction::Column {
-        interaction::Column::Id
-    }
-    fn order() -> Vec<SortKey<interaction::Column>> {
-        vec![SortKey::new(interaction::Column::OccurredAt, SortDirection::Desc)]
-    }
-}
+child_relation!(
+    /// A lead's interactions, newest first.
+    LeadInteractions,
+    interaction,
+    LeadId,
+    OccurredAt,
+    Desc
+);
 
 #[derive(InputObject)]
 pub struct RecordInteractionInput {

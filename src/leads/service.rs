@@ -112,19 +112,11 @@ pub async fn create<C: ConnectionTrait>(
         disqualify_reason: Set(None),
         not_now_until: Set(None),
         last_interaction_at: Set(None),
-        city: Set(None),
-        region: Set(None),
-        country: Set(None),
-        age_band: Set(None),
-        gender: Set(None),
-        income_band: Set(None),
-        occupation: Set(None),
         interests: Set(json!([])),
-        personality_type: Set(None),
-        preferred_channel: Set(None),
-        interaction_style: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        // The other profile columns are nullable and start empty.
+        ..Default::default()
     };
     apply_profile!(active, input.profile);
     let lead = rescore(db, active.insert(db).await?).await?;

@@ -10,10 +10,10 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 
 use crate::{
     auth::Permission,
+    child_relation,
     customers::{Customer, CustomerLoader},
     graphql::{
         AppError, authorize,
-        children::ChildRelation,
         connection::{Page, PageArgs, SortDirection, SortKey, page_complexity, paginate},
         filter::{DateTimeFilter, EnumFilter, IdFilter, MoneyFilter, StringFilter, boolean_ops},
         ids::{parse_id, to_id},
@@ -66,21 +66,14 @@ impl Order {
     }
 }
 
-/// A customer's orders, newest first.
-pub struct CustomerOrders;
-
-impl ChildRelation for CustomerOrders {
-    type Entity = order::Entity;
-    fn parent_column() -> order::Column {
-        order::Column::CustomerId
-    }
-    fn id_column() -> order::Column {
-        order::Column::Id
-    }
-    fn order() -> Vec<SortKey<order::Column>> {
-        vec![SortKey::new(order::Column::PlacedAt, SortDirection::Desc)]
-    }
-}
+child_relation!(
+    /// A customer's orders, newest first.
+    CustomerOrders,
+    order,
+    CustomerId,
+    PlacedAt,
+    Desc
+);
 
 #[derive(InputObject, Default)]
 pub struct OrderFilter {
