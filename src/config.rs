@@ -80,6 +80,10 @@ pub struct ServeArgs {
     #[arg(long, env = "VAFA_JOB_INTERVAL_SECS", default_value_t = 300)]
     pub job_interval_secs: u64,
 
+    /// Seconds between SLA checks (warnings, breaches, auto-escalation); 0 disables them.
+    #[arg(long, env = "VAFA_SLA_INTERVAL_SECS", default_value_t = 30)]
+    pub sla_interval_secs: u64,
+
     /// Create a demo workspace and admin when the database is empty, and print a token.
     #[arg(long)]
     pub demo: bool,

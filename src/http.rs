@@ -3,13 +3,14 @@
 use std::{net::SocketAddr, time::Duration};
 
 use async_graphql::{
-    http::{GraphiQLSource, parse_query_string},
+    Data,
+    http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource, parse_query_string},
     parser::types::{DocumentOperations, OperationType},
 };
 use axum::{
     Router,
     body::{Body, to_bytes},
-    extract::{ConnectInfo, Request, State},
+    extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
@@ -153,6 +154,9 @@ fn error_response(status: StatusCode, response_type: ResponseType, code: &str, m
 
 async fn graphql_get(State(s): State<HttpState>, request: Request) -> Response {
     let headers = request.headers().clone();
+    if headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
+        return graphql_ws(&s, request).await;
+    }
     if s.app.http().graphiql && accepts_html(&headers) && request.uri().query().is_none_or(|q| !q.contains("query=")) {
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
@@ -169,6 +173,42 @@ async fn graphql_get(State(s): State<HttpState>, request: Request) -> Response {
         Err(err) => return error_response(StatusCode::BAD_REQUEST, response_type, "BAD_REQUEST", &err.to_string()),
     };
     execute(&s, request, gql, response_type, true).await
+}
+
+/// Subscriptions over `graphql-transport-ws` (and the legacy `graphql-ws`). Browsers cannot set
+/// headers on a WebSocket, so the token comes in `connection_init`:
+/// `{"authorization": "Bearer <token>"}` (or `{"token": "<token>"}`).
+async fn graphql_ws(s: &HttpState, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let protocol = match async_graphql_axum::GraphQLProtocol::from_request_parts(&mut parts, s).await {
+        Ok(protocol) => protocol,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, s).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let (schema, app) = (s.schema.clone(), s.app.clone());
+    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| {
+        async_graphql_axum::GraphQLWebSocket::new(socket, schema, protocol)
+            .on_connection_init(move |payload| async move { connection_data(&app, payload).await })
+            .serve()
+    })
+}
+
+/// Authenticates a WebSocket connection once, from its `connection_init` payload.
+async fn connection_data(app: &AppState, payload: serde_json::Value) -> async_graphql::Result<Data> {
+    let field = |name: &str| payload.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    let header = field("authorization")
+        .or_else(|| field("Authorization"))
+        .or_else(|| field("token").map(|token| format!("Bearer {token}")));
+    let principal = auth::authenticate(app, header.as_deref())
+        .await?
+        .ok_or_else(|| AppError::Unauthenticated("send the token in connection_init".to_owned()))?;
+    let mut data = Data::default();
+    data.insert(RequestContext { principal: Some(principal), client_ip: None });
+    schema::insert_loaders(app, &mut data);
+    Ok(data)
 }
 
 async fn graphql_post(State(s): State<HttpState>, request: Request) -> Response {

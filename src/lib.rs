@@ -10,6 +10,7 @@ pub mod contact;
 pub mod customers;
 pub mod db;
 pub mod demo;
+pub mod events;
 pub mod feedback;
 pub mod follow_ups;
 pub mod graphql;
@@ -22,6 +23,7 @@ pub mod money;
 pub mod orders;
 pub mod profile;
 pub mod schema;
+pub mod tickets;
 pub mod users;
 pub mod workspaces;
 
@@ -32,6 +34,7 @@ use sea_orm::DatabaseConnection;
 use crate::{
     auth::{jwt::JwtKeys, rate_limit::LoginLimiter},
     config::{HttpSettings, JwtSettings},
+    events::EventBus,
 };
 
 /// Everything a request may need, cheap to clone.
@@ -43,11 +46,13 @@ struct Inner {
     jwt: JwtKeys,
     login_limiter: LoginLimiter,
     http: HttpSettings,
+    events: EventBus,
 }
 
 impl AppState {
     pub fn new(db: DatabaseConnection, jwt: JwtSettings, http: HttpSettings) -> Self {
-        AppState(Arc::new(Inner { db, jwt: JwtKeys::new(jwt), login_limiter: LoginLimiter::default(), http }))
+        let events = EventBus::new(db.clone());
+        AppState(Arc::new(Inner { db, jwt: JwtKeys::new(jwt), login_limiter: LoginLimiter::default(), http, events }))
     }
 
     pub fn db(&self) -> &DatabaseConnection {
@@ -64,6 +69,11 @@ impl AppState {
 
     pub fn http(&self) -> &HttpSettings {
         &self.0.http
+    }
+
+    /// Live events for subscriptions.
+    pub fn events(&self) -> &EventBus {
+        &self.0.events
     }
 }
 

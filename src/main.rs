@@ -132,10 +132,12 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::RunJobs(database) => {
             let db = open(&database).await?;
-            let report = jobs::run_once(&db, chrono::Utc::now()).await.map_err(describe)?;
+            let now = chrono::Utc::now();
+            let report = jobs::run_once(&db, now).await.map_err(describe)?;
+            let sla = vafa::tickets::breaches::run(&db, None, now).await.map_err(describe)?;
             println!(
-                "workspaces: {}, follow-ups created: {}, stages changed: {}",
-                report.workspaces, report.follow_ups_created, report.stages_changed
+                "workspaces: {}, follow-ups created: {}, stages changed: {}, SLA warnings: {}, SLA breaches: {}",
+                report.workspaces, report.follow_ups_created, report.stages_changed, sla.warnings, sla.breaches
             );
             Ok(())
         }
@@ -202,8 +204,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.demo {
         print_demo_access(&state, address, &settings.http).await?;
     }
+    state.events().start_listener().await.context("cannot listen for events")?;
     if args.job_interval_secs > 0 {
         jobs::spawn(state.db().clone(), std::time::Duration::from_secs(args.job_interval_secs));
+    }
+    if args.sla_interval_secs > 0 {
+        jobs::spawn_sla(state.clone(), std::time::Duration::from_secs(args.sla_interval_secs));
     }
     tracing::info!(%address, database = %redact(&settings.database_url), "Vafa is listening");
     http::serve(listener, build_app(state), shutdown_signal()).await?;

@@ -3,7 +3,7 @@
 use std::hash::Hash;
 
 use async_graphql::{
-    EmptySubscription, MergedObject, Schema,
+    MergedObject, MergedSubscription, Schema,
     dataloader::{DataLoader, HashMapCache, Loader},
 };
 
@@ -20,6 +20,12 @@ use crate::{
     interactions::{CustomerInteractions, InteractionMutation, LeadInteractions},
     leads::{LeadMutation, LeadQuery},
     orders::{CustomerOrders, OrderMutation, OrderQuery},
+    tickets::{
+        CustomerTickets, TicketHistory, TicketMutation, TicketQuery, TicketSlaLog,
+        report::ComplaintReportQuery,
+        setup::{AgentGroupLoader, GroupMembersLoader, SupportSetupMutation, SupportSetupQuery},
+        subscriptions::TicketSubscription,
+    },
     users::{UserLoader, UserMutation, UserQuery},
     workspaces::{WorkspaceLoader, WorkspaceQuery},
 };
@@ -35,6 +41,9 @@ pub struct Query(
     OrderQuery,
     LeadQuery,
     FollowUpQuery,
+    TicketQuery,
+    SupportSetupQuery,
+    ComplaintReportQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -49,9 +58,15 @@ pub struct Mutation(
     InteractionMutation,
     FollowUpMutation,
     FeedbackMutation,
+    TicketMutation,
+    SupportSetupMutation,
 );
 
-pub type VafaSchema = Schema<Query, Mutation, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
+pub struct Subscription(TicketSubscription);
+
+pub type VafaSchema = Schema<Query, Mutation, Subscription>;
 
 /// Deepest query accepted. GraphiQL's own introspection query needs about 13.
 pub const MAX_DEPTH: usize = 16;
@@ -60,7 +75,7 @@ pub const MAX_COMPLEXITY: usize = 5_000;
 
 /// The schema; without state (for `export-schema`) it can only describe itself.
 pub fn build(state: Option<AppState>, introspection: bool) -> VafaSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription::default())
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32);
@@ -75,21 +90,31 @@ pub fn build(state: Option<AppState>, introspection: bool) -> VafaSchema {
 
 /// Loaders live for one request, so their caches do too: a cache shared across requests
 /// would leak rows between users and serve stale data.
-pub fn request_loaders(state: &AppState, request: async_graphql::Request) -> async_graphql::Request {
-    let db = state.db();
+pub fn request_loaders(state: &AppState, mut request: async_graphql::Request) -> async_graphql::Request {
+    insert_loaders(state, &mut request.data);
     request
-        .data(cached(WorkspaceLoader(db.clone())))
-        .data(cached(UserLoader(db.clone())))
-        .data(cached(CustomerLoader(db.clone())))
-        .data(cached(TagLoader(db.clone())))
-        .data(cached(ReachabilityLoader(db.clone())))
-        .data(cached(ChildrenLoader::<CustomerOrders>::new(db.clone())))
-        .data(cached(ChildrenLoader::<CustomerNotes>::new(db.clone())))
-        .data(cached(ChildrenLoader::<LifecycleHistory>::new(db.clone())))
-        .data(cached(ChildrenLoader::<CustomerInteractions>::new(db.clone())))
-        .data(cached(ChildrenLoader::<LeadInteractions>::new(db.clone())))
-        .data(cached(ChildrenLoader::<CustomerFollowUps>::new(db.clone())))
-        .data(cached(ChildrenLoader::<CustomerFeedback>::new(db.clone())))
+}
+
+/// Puts a fresh set of loaders into `data` (a request's, or a WebSocket connection's).
+pub fn insert_loaders(state: &AppState, data: &mut async_graphql::Data) {
+    let db = state.db();
+    data.insert(cached(WorkspaceLoader(db.clone())));
+    data.insert(cached(UserLoader(db.clone())));
+    data.insert(cached(CustomerLoader(db.clone())));
+    data.insert(cached(TagLoader(db.clone())));
+    data.insert(cached(ReachabilityLoader(db.clone())));
+    data.insert(cached(ChildrenLoader::<CustomerOrders>::new(db.clone())));
+    data.insert(cached(ChildrenLoader::<CustomerNotes>::new(db.clone())));
+    data.insert(cached(ChildrenLoader::<LifecycleHistory>::new(db.clone())));
+    data.insert(cached(ChildrenLoader::<CustomerInteractions>::new(db.clone())));
+    data.insert(cached(ChildrenLoader::<LeadInteractions>::new(db.clone())));
+    data.insert(cached(ChildrenLoader::<CustomerFollowUps>::new(db.clone())));
+    data.insert(cached(ChildrenLoader::<CustomerFeedback>::new(db.clone())));
+    data.insert(cached(ChildrenLoader::<CustomerTickets>::new(db.clone())));
+    data.insert(cached(ChildrenLoader::<TicketHistory>::new(db.clone())));
+    data.insert(cached(ChildrenLoader::<TicketSlaLog>::new(db.clone())));
+    data.insert(cached(AgentGroupLoader(db.clone())));
+    data.insert(cached(GroupMembersLoader(db.clone())));
 }
 
 fn cached<L: Loader<K>, K: Send + Sync + Hash + Eq + Clone + 'static>(loader: L) -> DataLoader<L, HashMapCache> {

@@ -28,7 +28,7 @@ fn profile_columns(table: &mut TableCreateStatement) {
     table.col(json(Profile::Interests));
 }
 
-fn user_fk<T: IntoIden + Copy + 'static>(table: T, column: T) -> ForeignKeyCreateStatement {
+pub(crate) fn user_fk<T: IntoIden + Copy + 'static>(table: T, column: T) -> ForeignKeyCreateStatement {
     ForeignKey::create().from(table, column).to(User::Table, User::Id).on_delete(ForeignKeyAction::SetNull).to_owned()
 }
 

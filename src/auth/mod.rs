@@ -34,6 +34,10 @@ pub enum ApiScope {
     CustomersWrite,
     /// Record, refund and cancel orders (shops, POS systems).
     OrdersWrite,
+    /// Read tickets, their history and complaint reports.
+    TicketsRead,
+    /// File complaints and work on tickets (web forms, chat widgets, help desks).
+    TicketsWrite,
 }
 
 /// What an operation needs. Resolvers ask for one; roles and scopes grant them.
@@ -49,6 +53,10 @@ pub enum Permission {
     WriteOrders,
     /// Data-subject export and erasure.
     ManagePersonalData,
+    ReadTickets,
+    WriteTickets,
+    /// SLA policies, business hours, holidays and agent groups.
+    ManageSupport,
 }
 
 impl Permission {
@@ -63,6 +71,9 @@ impl Permission {
             Permission::WriteCustomers => "change customers and leads",
             Permission::WriteOrders => "record or change orders",
             Permission::ManagePersonalData => "export or erase personal data",
+            Permission::ReadTickets => "read tickets",
+            Permission::WriteTickets => "work on tickets",
+            Permission::ManageSupport => "configure SLA policies, business hours and agent groups",
         }
     }
 }
@@ -88,9 +99,18 @@ impl Principal {
                 UserRole::Admin => true,
                 UserRole::Manager => !matches!(permission, ManageUsers | ManageApiKeys),
                 UserRole::Agent | UserRole::Sales => {
-                    matches!(permission, ReadWorkspace | ReadUsers | ReadCustomers | WriteCustomers | WriteOrders)
+                    matches!(
+                        permission,
+                        ReadWorkspace
+                            | ReadUsers
+                            | ReadCustomers
+                            | WriteCustomers
+                            | WriteOrders
+                            | ReadTickets
+                            | WriteTickets
+                    )
                 }
-                UserRole::Viewer => matches!(permission, ReadWorkspace | ReadUsers | ReadCustomers),
+                UserRole::Viewer => matches!(permission, ReadWorkspace | ReadUsers | ReadCustomers | ReadTickets),
             },
             Principal::Integration { scopes, .. } => scopes.iter().any(|scope| match scope {
                 ApiScope::WorkspaceRead => permission == ReadWorkspace,
@@ -98,6 +118,8 @@ impl Principal {
                 ApiScope::CustomersRead => permission == ReadCustomers,
                 ApiScope::CustomersWrite => matches!(permission, ReadCustomers | WriteCustomers),
                 ApiScope::OrdersWrite => permission == WriteOrders,
+                ApiScope::TicketsRead => permission == ReadTickets,
+                ApiScope::TicketsWrite => matches!(permission, ReadTickets | WriteTickets),
             }),
         }
     }

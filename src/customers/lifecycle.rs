@@ -6,6 +6,7 @@ use entity::{
     customer::{self, LifecycleStage},
     interaction::{self, Direction, Outcome},
     lifecycle_event,
+    ticket::{self, TicketKind},
 };
 use std::collections::HashMap;
 
@@ -37,14 +38,30 @@ impl Reachability {
     }
 }
 
+/// The customer's complaints: open ones, open ones whose SLA was missed, and their worst recent
+/// rating (tickets resolved within the activity window).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Complaints {
+    pub open: i64,
+    pub open_breached: i64,
+    pub worst_recent_rating: Option<i32>,
+}
+
+/// Everything besides orders that the rules weigh.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Signals {
+    pub reachability: Reachability,
+    pub complaints: Complaints,
+}
+
 /// The stage the rules give, and why; `None` when the stage should stay as it is.
 pub fn evaluate(
     c: &customer::Model,
-    reachability: Reachability,
+    signals: Signals,
     settings: &WorkspaceSettings,
     now: DateTime<Utc>,
 ) -> Option<(LifecycleStage, String)> {
-    let (stage, reason) = rule_stage(c, reachability, settings, now);
+    let (stage, reason) = rule_stage(c, signals, settings, now);
     // NOT_NOW and CHURNED are staff decisions: only a new order overrides them.
     let sticky = matches!(c.lifecycle_stage, LifecycleStage::NotNow | LifecycleStage::Churned);
     let ordered_since = c.last_order_at.is_some_and(|t| t > c.lifecycle_changed_at);
@@ -56,7 +73,7 @@ pub fn evaluate(
 
 fn rule_stage(
     c: &customer::Model,
-    reachability: Reachability,
+    Signals { reachability, complaints }: Signals,
     settings: &WorkspaceSettings,
     now: DateTime<Utc>,
 ) -> (LifecycleStage, String) {
@@ -75,6 +92,15 @@ fn rule_stage(
                 format!("overdue: {idle_days} days since the last order, usually {usual_gap}"),
             );
         }
+    }
+    if complaints.open_breached > 0 {
+        return (LifecycleStage::AtRisk, "an open complaint missed its SLA".to_owned());
+    }
+    if complaints.open > 0 {
+        return (LifecycleStage::AtRisk, format!("{} open complaint(s)", complaints.open));
+    }
+    if let Some(rating) = complaints.worst_recent_rating.filter(|r| *r <= settings.at_risk_csat_max) {
+        return (LifecycleStage::AtRisk, format!("rated a resolved complaint {rating}/5"));
     }
     if reachability.hard_to_reach(settings) {
         return (
@@ -133,6 +159,73 @@ pub async fn reachability_of<C: ConnectionTrait>(
         .collect())
 }
 
+#[derive(FromQueryResult)]
+struct ComplaintRow {
+    customer_id: Uuid,
+    open: i64,
+    open_breached: i64,
+    worst_rating: Option<i32>,
+}
+
+/// Complaint signals of many customers in one statement (customers without complaints are absent).
+pub async fn complaints_of<C: ConnectionTrait>(
+    db: &C,
+    customer_ids: &[Uuid],
+    settings: &WorkspaceSettings,
+    now: DateTime<Utc>,
+) -> AppResult<HashMap<Uuid, Complaints>> {
+    let open_statuses: Vec<_> = crate::tickets::routing::OPEN_STATUSES.iter().map(|s| s.to_value()).collect();
+    let is_open = Expr::col(ticket::Column::Status).is_in(open_statuses);
+    let open = Expr::case(is_open.clone(), 1).finally(0);
+    let open_breached = Expr::case(is_open.and(Expr::col(ticket::Column::SlaBreached).eq(true)), 1).finally(0);
+    let since = now - Duration::days(settings.activity_window_days);
+    let recent_rating =
+        Expr::case(Expr::col(ticket::Column::ResolvedAt).gte(since), Expr::col(ticket::Column::Satisfaction))
+            .finally(Expr::val(Option::<i32>::None));
+    let rows = ticket::Entity::find()
+        .select_only()
+        .column(ticket::Column::CustomerId)
+        .expr_as(Func::cast_as(Func::sum(open), Alias::new("BIGINT")), "open")
+        .expr_as(Func::cast_as(Func::sum(open_breached), Alias::new("BIGINT")), "open_breached")
+        .expr_as(Func::min(recent_rating), "worst_rating")
+        .filter(ticket::Column::CustomerId.is_in(customer_ids.iter().copied()))
+        .filter(ticket::Column::Kind.eq(TicketKind::Complaint))
+        .filter(ticket::Column::MergedIntoId.is_null())
+        .group_by(ticket::Column::CustomerId)
+        .into_model::<ComplaintRow>()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let complaints =
+                Complaints { open: r.open, open_breached: r.open_breached, worst_recent_rating: r.worst_rating };
+            (r.customer_id, complaints)
+        })
+        .collect())
+}
+
+/// Reachability and complaint signals of many customers, in two statements.
+pub async fn signals_of<C: ConnectionTrait>(
+    db: &C,
+    customer_ids: &[Uuid],
+    settings: &WorkspaceSettings,
+    now: DateTime<Utc>,
+) -> AppResult<HashMap<Uuid, Signals>> {
+    let mut reach = reachability_of(db, customer_ids, settings, now).await?;
+    let mut complaints = complaints_of(db, customer_ids, settings, now).await?;
+    Ok(customer_ids
+        .iter()
+        .map(|id| {
+            let signals = Signals {
+                reachability: reach.remove(id).unwrap_or_default(),
+                complaints: complaints.remove(id).unwrap_or_default(),
+            };
+            (*id, signals)
+        })
+        .collect())
+}
+
 /// Re-applies the rules to one customer, recording any change.
 pub async fn reevaluate<C: ConnectionTrait>(
     db: &C,
@@ -140,8 +233,8 @@ pub async fn reevaluate<C: ConnectionTrait>(
     settings: &WorkspaceSettings,
     now: DateTime<Utc>,
 ) -> AppResult<customer::Model> {
-    let reach = reachability_of(db, &[c.id], settings, now).await?.remove(&c.id).unwrap_or_default();
-    match evaluate(&c, reach, settings, now) {
+    let signals = signals_of(db, &[c.id], settings, now).await?.remove(&c.id).unwrap_or_default();
+    match evaluate(&c, signals, settings, now) {
         Some((stage, reason)) => transition(db, c, stage, &reason, Actor::SYSTEM).await,
         None => Ok(c),
     }
@@ -285,8 +378,13 @@ mod tests {
         }
     }
 
-    fn stage_of(c: &customer::Model, reach: Reachability) -> LifecycleStage {
-        evaluate(c, reach, &WorkspaceSettings::default(), Utc::now()).map_or(c.lifecycle_stage, |(s, _)| s)
+    fn stage_of(c: &customer::Model, reachability: Reachability) -> LifecycleStage {
+        with_complaints(c, reachability, Complaints::default())
+    }
+
+    fn with_complaints(c: &customer::Model, reachability: Reachability, complaints: Complaints) -> LifecycleStage {
+        evaluate(c, Signals { reachability, complaints }, &WorkspaceSettings::default(), Utc::now())
+            .map_or(c.lifecycle_stage, |(s, _)| s)
     }
 
     #[test]
@@ -310,11 +408,27 @@ mod tests {
     }
 
     #[test]
+    fn complaints_are_at_risk_signals() {
+        let quiet = Reachability::default();
+        let loyal = customer(3, 120, 10, LifecycleStage::Loyal);
+        let open = Complaints { open: 1, ..Default::default() };
+        assert_eq!(with_complaints(&loyal, quiet, open), LifecycleStage::AtRisk);
+        let breached = Complaints { open: 1, open_breached: 1, ..Default::default() };
+        assert_eq!(with_complaints(&loyal, quiet, breached), LifecycleStage::AtRisk);
+        let unhappy = Complaints { worst_recent_rating: Some(2), ..Default::default() };
+        assert_eq!(with_complaints(&loyal, quiet, unhappy), LifecycleStage::AtRisk);
+        let content = Complaints { worst_recent_rating: Some(4), ..Default::default() };
+        assert_eq!(with_complaints(&loyal, quiet, content), LifecycleStage::Loyal);
+        // Without orders there is nothing to be at risk of yet.
+        assert_eq!(with_complaints(&customer(0, 0, 0, LifecycleStage::New), quiet, open), LifecycleStage::New);
+    }
+
+    #[test]
     fn staff_decisions_stick_until_the_customer_orders_again() {
         let quiet = Reachability::default();
         let mut churned = customer(1, 300, 300, LifecycleStage::Churned);
         churned.lifecycle_changed_at = Utc::now() - Duration::days(100);
-        assert!(evaluate(&churned, quiet, &WorkspaceSettings::default(), Utc::now()).is_none());
+        assert!(evaluate(&churned, Signals::default(), &WorkspaceSettings::default(), Utc::now()).is_none());
         let mut not_now = customer(2, 500, 2, LifecycleStage::NotNow);
         not_now.lifecycle_changed_at = Utc::now() - Duration::days(10);
         assert_eq!(stage_of(&not_now, quiet), LifecycleStage::Active, "ordered after saying not now");

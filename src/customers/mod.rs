@@ -12,7 +12,7 @@ use entity::{
     customer::{self, LifecycleStage},
     customer_note, customer_tag,
     enums::{AcquisitionSource, AgeBand, Channel, IncomeBand},
-    lifecycle_event, order,
+    lifecycle_event, order, ticket,
 };
 use rust_decimal::Decimal;
 use sea_orm::{
@@ -39,6 +39,7 @@ use crate::{
     orders::{CustomerOrders, Order, OrderFilter},
     profile::{Profile, ProfileInput},
     profile_of,
+    tickets::{CustomerTickets, Ticket, TicketFilter},
     users::{User, UserLoader},
     workspaces::WorkspaceLoader,
 };
@@ -183,6 +184,20 @@ impl Customer {
         before: Option<String>,
     ) -> async_graphql::Result<Page<Feedback>> {
         children_page::<CustomerFeedback, _>(ctx, self.0.id, PageArgs { first, after, last, before }, Feedback).await
+    }
+
+    /// Tickets and complaints, newest first.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    async fn tickets(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Page<Ticket>> {
+        authorize(ctx, Permission::ReadTickets)?;
+        children_page::<CustomerTickets, _>(ctx, self.0.id, PageArgs { first, after, last, before }, Ticket).await
     }
 
     /// Orders, newest first.
@@ -375,6 +390,8 @@ pub struct CustomerFilter {
     pub created_at: Option<DateTimeFilter>,
     /// Customers with at least one order matching this filter.
     pub has_order: Option<OrderFilter>,
+    /// Customers with at least one ticket matching this filter (e.g. `{ open: true, kind: { eq: COMPLAINT } }`).
+    pub has_ticket: Option<TicketFilter>,
     pub and: Option<Vec<CustomerFilter>>,
     pub or: Option<Vec<CustomerFilter>>,
     pub not: Option<Box<CustomerFilter>>,
@@ -460,6 +477,15 @@ impl CustomerFilter {
                 .into_query();
             all = all.add(C::Id.in_subquery(orders));
         }
+        if let Some(f) = &self.has_ticket {
+            let tickets = ticket::Entity::find()
+                .select_only()
+                .column(ticket::Column::CustomerId)
+                .filter(ticket::Column::CustomerId.is_not_null())
+                .filter(f.condition()?)
+                .into_query();
+            all = all.add(C::Id.in_subquery(tickets));
+        }
         boolean_ops(all, &self.and, &self.or, &self.not, |f| f.condition(currency, backend))
     }
 }
@@ -474,6 +500,7 @@ async fn prefetch_for_page(ctx: &Context<'_>, page: &Page<Customer>) -> async_gr
     prefetch::<CustomerInteractions>(ctx, &nodes, "interactions", &ids).await?;
     prefetch::<CustomerFollowUps>(ctx, &nodes, "followUps", &ids).await?;
     prefetch::<CustomerFeedback>(ctx, &nodes, "feedback", &ids).await?;
+    prefetch::<CustomerTickets>(ctx, &nodes, "tickets", &ids).await?;
     let asks = |field: &str| nodes.iter().any(|n| n.field(field).exists());
     if asks("reachability") {
         let keys = page.edges.iter().map(|e| (e.node.0.workspace_id, e.node.0.id));

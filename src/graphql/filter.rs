@@ -144,6 +144,10 @@ impl IdFilter {
 #[graphql(concrete(name = "FollowUpStatusFilter", params(entity::follow_up::FollowUpStatus)))]
 #[graphql(concrete(name = "FollowUpKindFilter", params(entity::follow_up::FollowUpKind)))]
 #[graphql(concrete(name = "FeedbackKindFilter", params(entity::feedback::FeedbackKind)))]
+#[graphql(concrete(name = "TicketKindFilter", params(entity::ticket::TicketKind)))]
+#[graphql(concrete(name = "TicketStatusFilter", params(entity::ticket::TicketStatus)))]
+#[graphql(concrete(name = "TicketCategoryFilter", params(entity::ticket::TicketCategory)))]
+#[graphql(concrete(name = "SlaStatusFilter", params(entity::ticket::SlaStatus)))]
 pub struct EnumFilter<T: InputType + Into<sea_orm::Value> + Clone> {
     pub eq: Option<T>,
     #[graphql(name = "in")]

@@ -11,14 +11,18 @@ pub mod ids;
 pub use context::{RequestContext, authorize, loader, principal, state};
 pub use error::{AppError, AppResult};
 
-use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions, TransactionTrait};
 
-/// Runs `work` in one transaction: committed if it returns `Ok`, rolled back otherwise.
+/// Runs `work` in one transaction: committed if it returns `Ok`, rolled back otherwise. On
+/// SQLite the transaction takes the write lock at `BEGIN` (`IMMEDIATE`), so concurrent writers
+/// queue instead of failing when a read snapshot goes stale.
 pub async fn transact<T>(
     db: &DatabaseConnection,
     work: impl AsyncFnOnce(&DatabaseTransaction) -> AppResult<T>,
 ) -> AppResult<T> {
-    let txn = db.begin().await?;
+    let options =
+        TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
+    let txn = db.begin_with_options(options).await?;
     let value = work(&txn).await?;
     txn.commit().await?;
     Ok(value)

@@ -78,6 +78,22 @@ pub fn spawn(db: DatabaseConnection, interval: Duration) -> tokio::task::JoinHan
     })
 }
 
+/// Checks SLA clocks every `interval` until the process ends; alerts go to subscribers.
+pub fn spawn_sla(state: crate::AppState, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            ticker.tick().await;
+            match crate::tickets::breaches::run(state.db(), Some(state.events()), Utc::now()).await {
+                Ok(report) if report != Default::default() => tracing::info!(?report, "SLA check"),
+                Ok(_) => {}
+                Err(err) => tracing::error!(error = ?err, "SLA check failed"),
+            }
+        }
+    })
+}
+
 /// On PostgreSQL, takes this workspace's job lock for the transaction (false: another instance
 /// has it). SQLite serialises writers anyway.
 async fn lock_workspace<C: ConnectionTrait>(db: &C, workspace_id: Uuid) -> AppResult<bool> {
@@ -117,11 +133,11 @@ async fn sweep_chunk<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> AppResult<u64> {
     let ids: Vec<Uuid> = chunk.iter().map(|c| c.id).collect();
-    let mut reach = lifecycle::reachability_of(db, &ids, settings, now).await?;
+    let mut signals = lifecycle::signals_of(db, &ids, settings, now).await?;
     let mut moves: Vec<lifecycle::Move> = Vec::new();
     for c in chunk {
-        let r = reach.remove(&c.id).unwrap_or_default();
-        if let Some((stage, reason)) = lifecycle::evaluate(c, r, settings, now) {
+        let s = signals.remove(&c.id).unwrap_or_default();
+        if let Some((stage, reason)) = lifecycle::evaluate(c, s, settings, now) {
             moves.push(lifecycle::Move { customer: c, to: stage, reason });
         }
     }

@@ -30,6 +30,10 @@ pub struct WorkspaceSettings {
     pub greeting_days_before: i64,
     /// Orders older than this many days get no thank-you or survey (first runs on old data).
     pub follow_up_lookback_days: i64,
+    /// A closed ticket can be reopened for this many days; after that a new one is filed.
+    pub ticket_reopen_window_days: i64,
+    /// A CSAT score at or below this on a recent ticket is an at-risk signal.
+    pub at_risk_csat_max: i32,
 }
 
 impl Default for WorkspaceSettings {
@@ -47,6 +51,8 @@ impl Default for WorkspaceSettings {
             check_in_after_days: 60,
             greeting_days_before: 1,
             follow_up_lookback_days: 14,
+            ticket_reopen_window_days: 7,
+            at_risk_csat_max: 2,
         }
     }
 }

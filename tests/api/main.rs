@@ -16,4 +16,5 @@ mod orders;
 mod privacy;
 mod roles;
 mod tenancy;
+mod tickets;
 mod users;

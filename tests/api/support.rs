@@ -128,6 +128,7 @@ impl TestApp {
             refresh_token_ttl: Duration::from_secs(3600),
         };
         let state = AppState::new(db, jwt, http);
+        state.events().start_listener().await.expect("event listener");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let app = build_app(state.clone());
@@ -250,6 +251,23 @@ impl TestApp {
         let id = data["createUser"]["user"]["id"].as_str().expect("id").to_owned();
         let token = self.state.jwt().issue_access(id.parse().expect("uuid"), tenant.workspace.id).expect("token").token;
         (id, token)
+    }
+
+    /// Starts another server instance over the same database (as a second `vafa serve` would
+    /// be); returns its base URL. Tokens of this app work there too.
+    pub async fn another_instance(&self) -> String {
+        let db = db::connect(&self.database_url).await.expect("connect");
+        let jwt = JwtSettings {
+            secret: self.jwt_secret.clone(),
+            access_token_ttl: Duration::from_secs(900),
+            refresh_token_ttl: Duration::from_secs(3600),
+        };
+        let state = AppState::new(db, jwt, HttpSettings::default());
+        state.events().start_listener().await.expect("event listener");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(vafa::http::serve(listener, build_app(state), std::future::pending()));
+        url
     }
 
     /// Logs in through the API; returns the `login` payload.
