@@ -696,8 +696,56 @@ async fn complaints_put_customers_at_risk(app: TestApp) {
     assert_eq!(history["customer"]["lifecycleHistory"]["edges"][0]["node"]["reason"], "rated a resolved complaint 1/5");
 }
 
+async fn public_posts_and_merging_duplicates(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = Some(tenant.admin_token.as_str());
+    let post =
+        file(&app, &tenant.admin_token, complaint("SOCIAL", json!({ "contactName": "@dan", "isPublic": true }))).await;
+    let duplicate =
+        file(&app, &tenant.admin_token, complaint("EMAIL", json!({ "contactEmail": "dan@example.com" }))).await;
+    let reply = "mutation($input: ReplyToTicketInput!) { replyToTicket(input: $input) { ticket { id } } }";
+    // A public post gets a public answer and a private message.
+    for visibility in ["PUBLIC", "PRIVATE"] {
+        app.ok(token, reply, json!({ "input": { "ticketId": post["id"], "body": format!("{visibility} answer"), "visibility": visibility } }))
+            .await;
+    }
+    let merge = "mutation($input: MergeTicketsInput!) { mergeTickets(input: $input) { ticket { id number } } }";
+    let input = json!({ "input": { "survivorId": post["id"], "mergedId": duplicate["id"] } });
+    assert_eq!(app.ok(token, merge, input.clone()).await["mergeTickets"]["ticket"]["id"], post["id"]);
+    assert_eq!(app.error_code(token, merge, input).await, "INVALID_TRANSITION", "already merged");
+    let self_merge = json!({ "input": { "survivorId": post["id"], "mergedId": post["id"] } });
+    assert_eq!(app.error_code(token, merge, self_merge).await, "BAD_USER_INPUT");
+
+    let survivor = app.ok(token, TICKET, json!({ "id": post["id"] })).await["ticket"].clone();
+    let events = survivor["events"]["edges"].as_array().unwrap();
+    let replies: Vec<&str> = events
+        .iter()
+        .filter(|e| e["node"]["kind"] == "REPLY")
+        .map(|e| e["node"]["visibility"].as_str().unwrap())
+        .collect();
+    assert_eq!(replies, ["PUBLIC", "PRIVATE"]);
+    assert_eq!(
+        events.iter().filter(|e| e["node"]["kind"] == "CREATED").count(),
+        2,
+        "the duplicate's history moved over"
+    );
+    let gone = app
+        .ok(
+            token,
+            "query($id: ID!) { ticket(id: $id) { status mergedInto { number } } }",
+            json!({ "id": duplicate["id"] }),
+        )
+        .await;
+    assert_eq!(gone["ticket"]["status"], "CLOSED");
+    assert_eq!(gone["ticket"]["mergedInto"]["number"], post["number"]);
+    // Work goes to the survivor.
+    let late = json!({ "input": { "ticketId": duplicate["id"], "body": "hello?" } });
+    assert_eq!(app.error_code(token, reply, late).await, "INVALID_TRANSITION");
+}
+
 db_tests!(
     filing_from_every_channel,
+    public_posts_and_merging_duplicates,
     complaints_put_customers_at_risk,
     the_full_state_machine,
     due_times_count_business_hours_only,
