@@ -165,15 +165,19 @@ impl MigrationTrait for Migration {
         create_index(manager, Ticket::Table, "ix_ticket_assignee", &[Ticket::AssigneeId, Ticket::Status], false)
             .await?;
         create_index(manager, Ticket::Table, "ix_ticket_sla_check", &[Ticket::SlaNextCheckAt], false).await?;
-        create_index(
-            manager,
-            Ticket::Table,
-            "ix_ticket_resolution_due",
-            &[Ticket::WorkspaceId, Ticket::ResolutionDueAt, Ticket::Id],
-            false,
-        )
-        .await?;
-
+        if manager.get_database_backend() == sea_orm::DbBackend::Postgres {
+            // Due-time orders sort `COALESCE(due, far future)` (open tickets first, stopped clocks
+            // last); these indexes let a page of the most urgent open tickets skip the sort.
+            for column in ["resolution_due_at", "first_response_due_at"] {
+                manager
+                    .get_connection()
+                    .execute_unprepared(&format!(
+                        "CREATE INDEX ix_ticket_{column}_sort ON ticket \
+                         (workspace_id, (COALESCE({column}, '9999-12-31T23:59:59Z'::timestamptz)), id)"
+                    ))
+                    .await?;
+            }
+        }
         manager
             .create_table(
                 Table::create()
