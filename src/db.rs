@@ -25,6 +25,11 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
+                // Statement journals (multi-row inserts with ON CONFLICT) and temp tables in memory,
+                // and a 64 MiB page cache per connection instead of 2 MiB, so big writes do not spill
+                // dirty pages to the WAL mid-transaction (pages are allocated as used).
+                .pragma("temp_store", "MEMORY")
+                .pragma("cache_size", "-65536")
         });
     }
     Database::connect(options).await.context("cannot connect to the database")
