@@ -19,6 +19,7 @@ pub mod import;
 pub mod interactions;
 pub mod jobs;
 pub mod leads;
+pub mod loyalty;
 pub mod money;
 pub mod orders;
 pub mod profile;

@@ -19,6 +19,7 @@ use crate::{
     graphql::children::ChildrenLoader,
     interactions::{CustomerInteractions, InteractionMutation, LeadInteractions},
     leads::{LeadMutation, LeadQuery},
+    loyalty::{AccountByCustomerLoader, AccountLedger, AccountTierHistory, LoyaltyMutation, LoyaltyQuery, TierLoader},
     orders::{CustomerOrders, OrderMutation, OrderQuery},
     tickets::{
         CustomerTickets, TicketHistory, TicketMutation, TicketQuery, TicketSlaLog,
@@ -44,6 +45,7 @@ pub struct Query(
     TicketQuery,
     SupportSetupQuery,
     ComplaintReportQuery,
+    LoyaltyQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -60,6 +62,7 @@ pub struct Mutation(
     FeedbackMutation,
     TicketMutation,
     SupportSetupMutation,
+    LoyaltyMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -115,6 +118,10 @@ pub fn insert_loaders(state: &AppState, data: &mut async_graphql::Data) {
     data.insert(cached(ChildrenLoader::<TicketSlaLog>::new(db.clone())));
     data.insert(cached(AgentGroupLoader(db.clone())));
     data.insert(cached(GroupMembersLoader(db.clone())));
+    data.insert(cached(TierLoader(db.clone())));
+    data.insert(cached(AccountByCustomerLoader(db.clone())));
+    data.insert(cached(ChildrenLoader::<AccountLedger>::new(db.clone())));
+    data.insert(cached(ChildrenLoader::<AccountTierHistory>::new(db.clone())));
 }
 
 fn cached<L: Loader<K>, K: Send + Sync + Hash + Eq + Clone + 'static>(loader: L) -> DataLoader<L, HashMapCache> {

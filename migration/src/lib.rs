@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_foundation;
 mod m20261122_000002_crm;
 mod m20261122_000003_tickets;
+mod m20261122_000004_loyalty;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_foundation::Migration),
             Box::new(m20261122_000002_crm::Migration),
             Box::new(m20261122_000003_tickets::Migration),
+            Box::new(m20261122_000004_loyalty::Migration),
         ]
     }
 }

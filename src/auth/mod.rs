@@ -57,6 +57,8 @@ pub enum Permission {
     WriteTickets,
     /// SLA policies, business hours, holidays and agent groups.
     ManageSupport,
+    /// Tiers, bonuses and point adjustments.
+    ManageLoyalty,
 }
 
 impl Permission {
@@ -74,6 +76,7 @@ impl Permission {
             Permission::ReadTickets => "read tickets",
             Permission::WriteTickets => "work on tickets",
             Permission::ManageSupport => "configure SLA policies, business hours and agent groups",
+            Permission::ManageLoyalty => "manage tiers and change points by hand",
         }
     }
 }

@@ -35,6 +35,7 @@ use crate::{
         loader, state, transact,
     },
     interactions::{CustomerInteractions, Interaction},
+    loyalty::{AccountByCustomerLoader, LoyaltyAccount},
     money,
     orders::{CustomerOrders, Order, OrderFilter},
     profile::{Profile, ProfileInput},
@@ -184,6 +185,11 @@ impl Customer {
         before: Option<String>,
     ) -> async_graphql::Result<Page<Feedback>> {
         children_page::<CustomerFeedback, _>(ctx, self.0.id, PageArgs { first, after, last, before }, Feedback).await
+    }
+
+    /// The loyalty account, if the customer is enrolled.
+    async fn loyalty_account(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<LoyaltyAccount>> {
+        loader::<AccountByCustomerLoader>(ctx)?.load_one(self.0.id).await
     }
 
     /// Tickets and complaints, newest first.

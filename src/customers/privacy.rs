@@ -1,10 +1,13 @@
 //! Merging duplicates, soft delete and restore, data-subject export and erasure.
 
 use chrono::Utc;
-use entity::{customer, customer_note, customer_tag, feedback, follow_up, interaction, lead, lifecycle_event, order};
+use entity::{
+    customer, customer_note, customer_tag, feedback, follow_up, interaction, lead, lifecycle_event, loyalty_account,
+    order, ticket, ticket_event,
+};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, sea_query::Expr,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, sea_query::Expr,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -79,7 +82,8 @@ pub async fn merge<C: ConnectionTrait>(
                 .await?;
         )*};
     }
-    repoint!(order, interaction, customer_note, follow_up, feedback);
+    repoint!(order, interaction, customer_note, follow_up, feedback, ticket);
+    crate::loyalty::service::merge_accounts(db, workspace_id, survivor_id, merged_id, Utc::now()).await?;
     lead::Entity::update_many()
         .col_expr(lead::Column::ConvertedCustomerId, Expr::value(survivor_id))
         .filter(lead::Column::ConvertedCustomerId.eq(merged_id))
@@ -241,6 +245,8 @@ pub async fn export<C: ConnectionTrait>(db: &C, workspace_id: Uuid, actor: Actor
         "followUps": rows!(follow_up, DueAt),
         "feedback": rows!(feedback, SubmittedAt),
         "lifecycleHistory": rows!(lifecycle_event, CreatedAt),
+        "tickets": rows!(ticket, CreatedAt),
+        "loyaltyAccount": rows!(loyalty_account, CreatedAt),
         "leads": leads,
         "exportedAt": Utc::now(),
     });
@@ -299,6 +305,24 @@ pub async fn erase<C: ConnectionTrait>(
     follow_up::Entity::update_many()
         .col_expr(follow_up::Column::Note, Expr::value(Option::<String>::None))
         .filter(follow_up::Column::CustomerId.eq(id))
+        .exec(db)
+        .await?;
+    // Complaints stay for the reports; what they say about the person goes.
+    let none = || Expr::value(Option::<String>::None);
+    ticket::Entity::update_many()
+        .col_expr(ticket::Column::ContactName, none())
+        .col_expr(ticket::Column::ContactEmail, none())
+        .col_expr(ticket::Column::ContactPhone, none())
+        .col_expr(ticket::Column::Subject, Expr::value("Erased"))
+        .col_expr(ticket::Column::Body, Expr::value(""))
+        .filter(ticket::Column::CustomerId.eq(id))
+        .exec(db)
+        .await?;
+    let their_tickets =
+        ticket::Entity::find().select_only().column(ticket::Column::Id).filter(ticket::Column::CustomerId.eq(id));
+    ticket_event::Entity::update_many()
+        .col_expr(ticket_event::Column::Body, none())
+        .filter(ticket_event::Column::TicketId.in_subquery(their_tickets.into_query()))
         .exec(db)
         .await?;
     lead::Entity::update_many()

@@ -26,6 +26,8 @@ pub enum AppError {
     Conflict(String),
     /// A state machine refused the move.
     InvalidTransition(String),
+    /// The account cannot pay for this.
+    InsufficientPoints(String),
     RateLimited {
         message: String,
         retry_after_secs: u64,
@@ -53,6 +55,7 @@ impl AppError {
             AppError::BadUserInput { .. } => "BAD_USER_INPUT",
             AppError::Conflict(_) => "CONFLICT",
             AppError::InvalidTransition(_) => "INVALID_TRANSITION",
+            AppError::InsufficientPoints(_) => "INSUFFICIENT_POINTS",
             AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::Internal(_) => "INTERNAL",
         }
@@ -64,7 +67,8 @@ impl AppError {
             AppError::Unauthenticated(m)
             | AppError::Forbidden(m)
             | AppError::Conflict(m)
-            | AppError::InvalidTransition(m) => m.clone(),
+            | AppError::InvalidTransition(m)
+            | AppError::InsufficientPoints(m) => m.clone(),
             AppError::NotFound { entity } => format!("{entity} not found"),
             AppError::BadUserInput { message, .. } => message.clone(),
             AppError::RateLimited { message, .. } => message.clone(),

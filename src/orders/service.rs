@@ -16,7 +16,7 @@ use crate::{
     auth::Actor,
     customers::{self, lifecycle},
     graphql::{AppError, AppResult, ids::new_id},
-    money, workspaces,
+    loyalty, money, workspaces,
 };
 
 pub struct OrderInput {
@@ -93,6 +93,7 @@ pub async fn record<C: ConnectionTrait>(db: &C, workspace_id: Uuid, input: Order
         return Ok(Recorded { order, created: false });
     }
     after_change(db, workspace_id, order.customer_id).await?;
+    loyalty::service::earn_for_order(db, &order, Actor::SYSTEM, now).await?;
     Ok(Recorded { order, created: true })
 }
 
@@ -132,6 +133,7 @@ async fn change_status<C: ConnectionTrait>(
     active.updated_at = Set(now);
     let order = active.update(db).await?;
     after_change(db, workspace_id, order.customer_id).await?;
+    loyalty::service::reverse_for_order(db, &order, actor, now).await?;
     let action = if to == OrderStatus::Refunded { "order.refund" } else { "order.cancel" };
     audit::record(
         db,

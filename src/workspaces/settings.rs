@@ -34,6 +34,23 @@ pub struct WorkspaceSettings {
     pub ticket_reopen_window_days: i64,
     /// A CSAT score at or below this on a recent ticket is an at-risk signal.
     pub at_risk_csat_max: i32,
+    /// Open a loyalty account automatically at a customer's first order.
+    pub loyalty_auto_enroll: bool,
+    /// Points earned per whole unit of the workspace currency (before the tier multiplier).
+    pub points_per_currency_unit: i64,
+    /// How fractional points of a purchase are rounded.
+    pub points_rounding: PointsRounding,
+    /// Whether a reversal may take the balance below zero; otherwise what cannot be taken back
+    /// becomes debt, netted from future earnings.
+    pub allow_negative_balance: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PointsRounding {
+    Down,
+    Nearest,
+    Up,
 }
 
 impl Default for WorkspaceSettings {
@@ -53,6 +70,10 @@ impl Default for WorkspaceSettings {
             follow_up_lookback_days: 14,
             ticket_reopen_window_days: 7,
             at_risk_csat_max: 2,
+            loyalty_auto_enroll: true,
+            points_per_currency_unit: 1,
+            points_rounding: PointsRounding::Down,
+            allow_negative_balance: false,
         }
     }
 }

@@ -12,6 +12,7 @@ mod http;
 mod import;
 mod jwt;
 mod leads;
+mod loyalty;
 mod orders;
 mod privacy;
 mod roles;

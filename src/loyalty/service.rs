@@ -1,0 +1,435 @@
+//! The points ledger. Every balance change is a ledger row written in the same transaction as
+//! the balance, with the account row locked (PostgreSQL) or the database write-locked (SQLite,
+//! `BEGIN IMMEDIATE`), so `points_balance == sum(ledger)` holds at every commit. Changes that
+//! clients retry carry an idempotency key, unique per workspace.
+
+use chrono::{DateTime, Utc};
+use entity::{
+    loyalty_account, order,
+    points_transaction::{self, PointsKind},
+    tier, tier_change,
+};
+use rand::Rng;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, sea_query::Expr,
+};
+use uuid::Uuid;
+
+use crate::{
+    auth::Actor,
+    customers,
+    graphql::{AppError, AppResult, ids::new_id},
+    money,
+    workspaces::{
+        self,
+        settings::{PointsRounding, WorkspaceSettings},
+    },
+};
+
+/// Referral codes: no look-alike characters; 32^10 ≈ 10^15 codes, so they cannot be guessed.
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+const CODE_LENGTH: usize = 10;
+
+fn referral_code() -> String {
+    let mut rng = rand::rng();
+    (0..CODE_LENGTH).map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char).collect()
+}
+
+/// Points a purchase earns: `amount × rate × multiplier`, in integers (no floats), rounded as
+/// the workspace says. `exponent` is the currency's number of decimals.
+pub fn purchase_points(
+    amount_minor: i64,
+    exponent: u32,
+    rate: i64,
+    multiplier_percent: i32,
+    rounding: PointsRounding,
+) -> i64 {
+    let numerator = i128::from(amount_minor.max(0)) * i128::from(rate.max(0)) * i128::from(multiplier_percent.max(0));
+    let denominator = 100 * 10_i128.pow(exponent);
+    let points = match rounding {
+        PointsRounding::Down => numerator / denominator,
+        PointsRounding::Up => (numerator + denominator - 1) / denominator,
+        PointsRounding::Nearest => (numerator + denominator / 2) / denominator,
+    };
+    i64::try_from(points).unwrap_or(i64::MAX)
+}
+
+pub async fn get<C: ConnectionTrait>(db: &C, workspace_id: Uuid, id: Uuid) -> AppResult<loyalty_account::Model> {
+    loyalty_account::Entity::find_by_id(id)
+        .filter(loyalty_account::Column::WorkspaceId.eq(workspace_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("loyalty account"))
+}
+
+/// The account, locked until the transaction ends (PostgreSQL), so balance checks and the
+/// write that follows see the same balance.
+pub async fn lock<C: ConnectionTrait>(db: &C, workspace_id: Uuid, id: Uuid) -> AppResult<loyalty_account::Model> {
+    loyalty_account::Entity::find_by_id(id)
+        .filter(loyalty_account::Column::WorkspaceId.eq(workspace_id))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("loyalty account"))
+}
+
+pub async fn of_customer<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    customer_id: Uuid,
+) -> AppResult<Option<loyalty_account::Model>> {
+    Ok(loyalty_account::Entity::find()
+        .filter(loyalty_account::Column::WorkspaceId.eq(workspace_id))
+        .filter(loyalty_account::Column::CustomerId.eq(customer_id))
+        .one(db)
+        .await?)
+}
+
+/// Opens the customer's account (or returns the one they have: one per customer).
+pub async fn enroll<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    customer_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<(loyalty_account::Model, bool)> {
+    let customer = customers::service::get(db, workspace_id, customer_id).await?;
+    if let Some(existing) = of_customer(db, workspace_id, customer.id).await? {
+        return Ok((existing, false));
+    }
+    let mut code = referral_code();
+    while loyalty_account::Entity::find()
+        .filter(loyalty_account::Column::ReferralCode.eq(&code))
+        .one(db)
+        .await?
+        .is_some()
+    {
+        code = referral_code();
+    }
+    let account = loyalty_account::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(workspace_id),
+        customer_id: Set(customer.id),
+        points_balance: Set(0),
+        lifetime_points: Set(0),
+        debt_points: Set(0),
+        tier_id: Set(None),
+        referral_code: Set(code),
+        version: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    let account = promote(db, account, now).await?;
+    Ok((account, true))
+}
+
+/// A change to post to the ledger.
+pub struct Posting {
+    pub kind: PointsKind,
+    pub points: i64,
+    pub order_id: Option<Uuid>,
+    pub reason: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub actor: Actor,
+}
+
+pub struct Posted {
+    pub transaction: points_transaction::Model,
+    pub account: loyalty_account::Model,
+    /// True when this was a retry of a change already posted.
+    pub replayed: bool,
+}
+
+fn earns_lifetime(kind: PointsKind, points: i64) -> bool {
+    points > 0
+        && matches!(
+            kind,
+            PointsKind::EarnPurchase | PointsKind::EarnBonus | PointsKind::EarnReferral | PointsKind::Adjust
+        )
+}
+
+/// Posts one ledger row and moves the balance with it. `account` must be locked (see [`lock`]).
+/// A retry with the same key returns the first posting; the same key with other content is a
+/// `CONFLICT`. Spending below zero is `INSUFFICIENT_POINTS` unless `allow_negative`.
+pub async fn post<C: ConnectionTrait>(
+    db: &C,
+    account: loyalty_account::Model,
+    posting: Posting,
+    allow_negative: bool,
+    now: DateTime<Utc>,
+) -> AppResult<Posted> {
+    if let Some(key) = &posting.idempotency_key {
+        let earlier = points_transaction::Entity::find()
+            .filter(points_transaction::Column::WorkspaceId.eq(account.workspace_id))
+            .filter(points_transaction::Column::IdempotencyKey.eq(key))
+            .one(db)
+            .await?;
+        if let Some(earlier) = earlier {
+            let same =
+                earlier.account_id == account.id && earlier.kind == posting.kind && earlier.points == posting.points;
+            if !same {
+                return Err(AppError::Conflict(format!("idempotency key `{key}` was used for a different change")));
+            }
+            return Ok(Posted { transaction: earlier, account, replayed: true });
+        }
+    }
+    let balance = account
+        .points_balance
+        .checked_add(posting.points)
+        .ok_or_else(|| AppError::bad_input("input.points", "that many points do not fit in an account"))?;
+    if posting.points < 0 && balance < 0 && !allow_negative {
+        return Err(AppError::InsufficientPoints(format!(
+            "the account has {} points; {} are needed",
+            account.points_balance, -posting.points
+        )));
+    }
+    let transaction = points_transaction::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(account.workspace_id),
+        account_id: Set(account.id),
+        kind: Set(posting.kind),
+        points: Set(posting.points),
+        order_id: Set(posting.order_id),
+        reason: Set(posting.reason),
+        idempotency_key: Set(posting.idempotency_key),
+        actor_kind: Set(posting.actor.kind),
+        actor_id: Set(posting.actor.id),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    // Scoped: sea-query's `ExprTrait` shadows `Ord::min`/`max` on integers.
+    use sea_orm::ExprTrait;
+    let lifetime = if earns_lifetime(posting.kind, posting.points) { posting.points } else { 0 };
+    // Relative updates: correct even if something else moved the balance in between.
+    loyalty_account::Entity::update_many()
+        .col_expr(
+            loyalty_account::Column::PointsBalance,
+            Expr::col(loyalty_account::Column::PointsBalance).add(posting.points),
+        )
+        .col_expr(
+            loyalty_account::Column::LifetimePoints,
+            Expr::col(loyalty_account::Column::LifetimePoints).add(lifetime),
+        )
+        .col_expr(loyalty_account::Column::Version, Expr::col(loyalty_account::Column::Version).add(1))
+        .col_expr(loyalty_account::Column::UpdatedAt, Expr::value(now))
+        .filter(loyalty_account::Column::Id.eq(account.id))
+        .exec(db)
+        .await?;
+    let account = get(db, account.workspace_id, account.id).await?;
+    let account = if lifetime > 0 { promote(db, account, now).await? } else { account };
+    Ok(Posted { transaction, account, replayed: false })
+}
+
+async fn set_debt<C: ConnectionTrait>(db: &C, account_id: Uuid, debt: i64) -> AppResult<()> {
+    loyalty_account::Entity::update_many()
+        .col_expr(loyalty_account::Column::DebtPoints, Expr::value(debt))
+        .filter(loyalty_account::Column::Id.eq(account_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The tiers of a workspace, lowest rank first.
+pub async fn tiers<C: ConnectionTrait>(db: &C, workspace_id: Uuid) -> AppResult<Vec<tier::Model>> {
+    Ok(tier::Entity::find()
+        .filter(tier::Column::WorkspaceId.eq(workspace_id))
+        .order_by_asc(tier::Column::Rank)
+        .all(db)
+        .await?)
+}
+
+/// The highest tier `lifetime_points` qualifies for.
+pub fn qualifying(tiers: &[tier::Model], lifetime_points: i64) -> Option<&tier::Model> {
+    tiers.iter().filter(|t| t.min_points <= lifetime_points).max_by_key(|t| t.rank)
+}
+
+/// Promotes the account at once when its lifetime points qualify for a higher tier.
+async fn promote<C: ConnectionTrait>(
+    db: &C,
+    account: loyalty_account::Model,
+    now: DateTime<Utc>,
+) -> AppResult<loyalty_account::Model> {
+    let tiers = tiers(db, account.workspace_id).await?;
+    let Some(target) = qualifying(&tiers, account.lifetime_points) else { return Ok(account) };
+    let current_rank = account.tier_id.and_then(|id| tiers.iter().find(|t| t.id == id)).map(|t| t.rank);
+    if current_rank.is_some_and(|rank| rank >= target.rank) {
+        return Ok(account);
+    }
+    tier_change::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(account.workspace_id),
+        account_id: Set(account.id),
+        from_tier_id: Set(account.tier_id),
+        to_tier_id: Set(Some(target.id)),
+        reason: Set(format!("{} lifetime points qualify for {}", account.lifetime_points, target.name)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    let mut active: loyalty_account::ActiveModel = account.into();
+    active.tier_id = Set(Some(target.id));
+    Ok(active.update(db).await?)
+}
+
+/// Folds the merged customer's account into the survivor's: the ledger, tier history, balance,
+/// lifetime points and debt move over together, so every balance still equals its ledger.
+pub async fn merge_accounts<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    survivor_id: Uuid,
+    merged_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let Some(merged) = of_customer(db, workspace_id, merged_id).await? else { return Ok(()) };
+    let merged = lock(db, workspace_id, merged.id).await?;
+    let Some(survivor) = of_customer(db, workspace_id, survivor_id).await? else {
+        let mut active: loyalty_account::ActiveModel = merged.into();
+        active.customer_id = Set(survivor_id);
+        active.updated_at = Set(now);
+        active.update(db).await?;
+        return Ok(());
+    };
+    let survivor = lock(db, workspace_id, survivor.id).await?;
+    points_transaction::Entity::update_many()
+        .col_expr(points_transaction::Column::AccountId, Expr::value(survivor.id))
+        .filter(points_transaction::Column::AccountId.eq(merged.id))
+        .exec(db)
+        .await?;
+    tier_change::Entity::update_many()
+        .col_expr(tier_change::Column::AccountId, Expr::value(survivor.id))
+        .filter(tier_change::Column::AccountId.eq(merged.id))
+        .exec(db)
+        .await?;
+    loyalty_account::Entity::delete_by_id(merged.id).exec(db).await?;
+    let mut active: loyalty_account::ActiveModel = survivor.clone().into();
+    active.points_balance = Set(survivor.points_balance + merged.points_balance);
+    active.lifetime_points = Set(survivor.lifetime_points + merged.lifetime_points);
+    active.debt_points = Set(survivor.debt_points + merged.debt_points);
+    active.version = Set(survivor.version + 1);
+    active.updated_at = Set(now);
+    let survivor = active.update(db).await?;
+    promote(db, survivor, now).await?;
+    Ok(())
+}
+
+fn earn_key(order_id: Uuid) -> String {
+    format!("order:{order_id}:earn")
+}
+
+/// Points for a completed order, once per order (enrolling the customer first when the workspace
+/// enrols automatically). Outstanding debt is netted first.
+pub async fn earn_for_order<C: ConnectionTrait>(
+    db: &C,
+    order: &order::Model,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> AppResult<Option<Posted>> {
+    let settings = workspaces::service::settings(db, order.workspace_id).await?;
+    let account = match of_customer(db, order.workspace_id, order.customer_id).await? {
+        Some(account) => account,
+        None if settings.loyalty_auto_enroll => enroll(db, order.workspace_id, order.customer_id, now).await?.0,
+        None => return Ok(None),
+    };
+    let account = lock(db, order.workspace_id, account.id).await?;
+    let multiplier = match account.tier_id {
+        Some(id) => tier::Entity::find_by_id(id).one(db).await?.map_or(100, |t| t.multiplier_percent),
+        None => 100,
+    };
+    let exponent = money::exponent(&order.currency).unwrap_or(2);
+    let earned = purchase_points(
+        order.amount_minor,
+        exponent,
+        settings.points_per_currency_unit,
+        multiplier,
+        settings.points_rounding,
+    );
+    if earned == 0 {
+        return Ok(None);
+    }
+    let netted = earned.min(account.debt_points);
+    if netted > 0 {
+        set_debt(db, account.id, account.debt_points - netted).await?;
+    }
+    let reason = (netted > 0).then(|| format!("{earned} earned, {netted} kept against earlier debt"));
+    let posting = Posting {
+        kind: PointsKind::EarnPurchase,
+        points: earned - netted,
+        order_id: Some(order.id),
+        reason,
+        idempotency_key: Some(earn_key(order.id)),
+        actor,
+    };
+    post(db, account, posting, settings.allow_negative_balance, now).await.map(Some)
+}
+
+/// Takes back exactly what an order put on the balance, once. Points already spent go below zero only if the
+/// workspace allows it; otherwise the part that cannot be taken becomes debt.
+pub async fn reverse_for_order<C: ConnectionTrait>(
+    db: &C,
+    order: &order::Model,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> AppResult<Option<Posted>> {
+    let Some(account) = of_customer(db, order.workspace_id, order.customer_id).await? else { return Ok(None) };
+    let account = lock(db, order.workspace_id, account.id).await?;
+    let earned: Option<(i64,)> = points_transaction::Entity::find()
+        .select_only()
+        .column(points_transaction::Column::Points)
+        .filter(points_transaction::Column::WorkspaceId.eq(order.workspace_id))
+        .filter(points_transaction::Column::IdempotencyKey.eq(earn_key(order.id)))
+        .into_tuple()
+        .one(db)
+        .await?;
+    let Some((earned,)) = earned.filter(|(p,)| *p > 0) else { return Ok(None) };
+    let settings: WorkspaceSettings = workspaces::service::settings(db, order.workspace_id).await?;
+    let taken = if settings.allow_negative_balance { earned } else { earned.min(account.points_balance.max(0)) };
+    let owed = earned - taken;
+    if owed > 0 {
+        set_debt(db, account.id, account.debt_points + owed).await?;
+    }
+    let posting = Posting {
+        kind: PointsKind::Reversal,
+        points: -taken,
+        order_id: Some(order.id),
+        reason: Some(if owed > 0 {
+            format!("order {} reversed: {taken} taken back, {owed} owed", order.external_ref)
+        } else {
+            format!("order {} reversed", order.external_ref)
+        }),
+        idempotency_key: Some(format!("order:{}:reverse", order.id)),
+        actor,
+    };
+    post(db, account, posting, true, now).await.map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purchase_points_are_integers_with_the_workspace_rounding() {
+        // 19.99 EUR at 1 point per euro.
+        assert_eq!(purchase_points(1999, 2, 1, 100, PointsRounding::Down), 19);
+        assert_eq!(purchase_points(1999, 2, 1, 100, PointsRounding::Nearest), 20);
+        assert_eq!(purchase_points(1900, 2, 1, 100, PointsRounding::Up), 19);
+        assert_eq!(purchase_points(1901, 2, 1, 100, PointsRounding::Up), 20);
+        // Gold ×1.5 at 2 points per euro: 10.00 → 30.
+        assert_eq!(purchase_points(1000, 2, 2, 150, PointsRounding::Down), 30);
+        // Currencies without decimals.
+        assert_eq!(purchase_points(1500, 0, 1, 100, PointsRounding::Down), 1500);
+        assert_eq!(purchase_points(-500, 2, 1, 100, PointsRounding::Down), 0);
+    }
+
+    #[test]
+    fn referral_codes_are_long_and_unambiguous() {
+        let code = referral_code();
+        assert_eq!(code.len(), CODE_LENGTH);
+        assert!(code.bytes().all(|b| CODE_ALPHABET.contains(&b)));
+        assert_ne!(referral_code(), referral_code());
+    }
+}

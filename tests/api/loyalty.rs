@@ -1,0 +1,244 @@
+//! Loyalty: points earned by orders and reversed by refunds, tiers, debt, manual changes with
+//! idempotency keys, and the ledger invariant under concurrent spending.
+
+use chrono::{Duration, Utc};
+use entity::{loyalty_account, points_transaction};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::{
+    db_tests,
+    support::{Tenant, TestApp},
+};
+
+const ACCOUNT: &str = "query($id: ID!) { customer(id: $id) { loyaltyAccount {
+  id pointsBalance lifetimePoints debtPoints referralCode tier { name } nextTier { tier { name } pointsNeeded }
+  transactions(first: 50) { edges { node { kind points reason } } }
+  tierHistory { edges { node { fromTier { name } toTier { name } } } }
+} } }";
+const CHANGE: &str =
+    "mutation($input: ChangePointsInput!) { adjustPoints(input: $input) { replayed account { pointsBalance } } }";
+const BONUS: &str = "mutation($input: ChangePointsInput!) { awardBonus(input: $input) { replayed transaction { points } account { pointsBalance lifetimePoints } } }";
+
+async fn account(app: &TestApp, tenant: &Tenant, customer: &str) -> Value {
+    app.ok(Some(&tenant.admin_token), ACCOUNT, json!({ "id": customer })).await["customer"]["loyaltyAccount"].clone()
+}
+
+/// `pointsBalance == sum(ledger)` for every account of the workspace.
+async fn assert_ledger_balances(app: &TestApp, tenant: &Tenant) {
+    let accounts = loyalty_account::Entity::find()
+        .filter(loyalty_account::Column::WorkspaceId.eq(tenant.workspace.id))
+        .all(app.db())
+        .await
+        .unwrap();
+    for a in accounts {
+        let ledger: i64 = points_transaction::Entity::find()
+            .filter(points_transaction::Column::AccountId.eq(a.id))
+            .all(app.db())
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.points)
+            .sum();
+        assert_eq!(a.points_balance, ledger, "balance of {} differs from its ledger", a.id);
+    }
+}
+
+async fn tiers(app: &TestApp, tenant: &Tenant) {
+    for (name, rank, min, multiplier) in [("Bronze", 1, 0, 100), ("Gold", 2, 100, 150)] {
+        app.ok(
+            Some(&tenant.admin_token),
+            "mutation($input: CreateTierInput!) { createTier(input: $input) { tier { id } } }",
+            json!({ "input": { "name": name, "rank": rank, "minPoints": min, "multiplierPercent": multiplier, "perks": ["free coffee"] } }),
+        )
+        .await;
+    }
+}
+
+fn earlier(days: i64) -> String {
+    (Utc::now() - Duration::days(days)).to_rfc3339()
+}
+
+async fn orders_earn_and_refunds_reverse(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = tenant.admin_token.as_str();
+    tiers(&app, &tenant).await;
+    let ada = app.customer(token, json!({ "name": "Ada" })).await;
+    assert!(account(&app, &tenant, &ada).await.is_null(), "not enrolled before the first order");
+
+    app.order(token, &ada, "o1", "80.99", &earlier(3)).await;
+    let a = account(&app, &tenant, &ada).await;
+    assert_eq!((a["pointsBalance"].as_i64(), a["tier"]["name"].as_str()), (Some(80), Some("Bronze")), "{a}");
+    assert_eq!(a["nextTier"], json!({ "tier": { "name": "Gold" }, "pointsNeeded": 20 }));
+    assert_eq!(a["referralCode"].as_str().unwrap().len(), 10);
+
+    let placed = earlier(2);
+    let second = app.order(token, &ada, "o2", "30.00", &placed).await;
+    let a = account(&app, &tenant, &ada).await;
+    assert_eq!(
+        (a["lifetimePoints"].as_i64(), a["tier"]["name"].as_str()),
+        (Some(110), Some("Gold")),
+        "promoted at once"
+    );
+    assert!(a["nextTier"].is_null(), "already at the top");
+    app.order(token, &ada, "o3", "10.00", &earlier(1)).await;
+    let a = account(&app, &tenant, &ada).await;
+    assert_eq!(a["pointsBalance"], 125, "Gold earns ×1.5: 80 + 30 + 15");
+
+    // Recording an order again changes nothing; a refund takes back exactly what it earned, once.
+    assert_eq!(app.order(token, &ada, "o2", "30.00", &placed).await["created"], false);
+    let refund = "mutation($id: ID!) { refundOrder(input: { orderId: $id }) { order { status } } }";
+    let order_id = second["order"]["id"].clone();
+    app.ok(Some(token), refund, json!({ "id": order_id })).await;
+    assert_eq!(app.error_code(Some(token), refund, json!({ "id": order_id })).await, "INVALID_TRANSITION");
+    let a = account(&app, &tenant, &ada).await;
+    assert_eq!(
+        (a["pointsBalance"].as_i64(), a["lifetimePoints"].as_i64()),
+        (Some(95), Some(125)),
+        "lifetime never decreases"
+    );
+    let kinds: Vec<(&str, i64)> = a["transactions"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["node"]["kind"].as_str().unwrap(), e["node"]["points"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("REVERSAL", -30), ("EARN_PURCHASE", 15), ("EARN_PURCHASE", 30), ("EARN_PURCHASE", 80)]);
+    let history = a["tierHistory"]["edges"].as_array().unwrap();
+    assert_eq!(history[0]["node"]["toTier"]["name"], "Gold");
+    assert_eq!(history[0]["node"]["fromTier"]["name"], "Bronze");
+    assert_ledger_balances(&app, &tenant).await;
+}
+
+async fn spent_points_become_debt(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = tenant.admin_token.as_str();
+    let ada = app.customer(token, json!({ "name": "Ada" })).await;
+    let first = app.order(token, &ada, "o1", "50.00", &earlier(2)).await;
+    let id = account(&app, &tenant, &ada).await["id"].clone();
+    let spend =
+        json!({ "input": { "accountId": id, "points": -45, "reason": "gift card", "idempotencyKey": "spend-1" } });
+    app.ok(Some(token), CHANGE, spend).await;
+    let refund = "mutation($id: ID!) { refundOrder(input: { orderId: $id }) { order { status } } }";
+    app.ok(Some(token), refund, json!({ "id": first["order"]["id"] })).await;
+    let a = account(&app, &tenant, &ada).await;
+    assert_eq!((a["pointsBalance"].as_i64(), a["debtPoints"].as_i64()), (Some(0), Some(45)), "never below zero: {a}");
+    // The next purchase pays the debt first.
+    app.order(token, &ada, "o2", "100.00", &earlier(1)).await;
+    let a = account(&app, &tenant, &ada).await;
+    assert_eq!((a["pointsBalance"].as_i64(), a["debtPoints"].as_i64()), (Some(55), Some(0)));
+    assert_eq!(a["transactions"]["edges"][0]["node"]["reason"], "100 earned, 45 kept against earlier debt");
+    assert_ledger_balances(&app, &tenant).await;
+}
+
+async fn manual_changes_are_idempotent_and_guarded(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = Some(tenant.admin_token.as_str());
+    let ada = app.customer(&tenant.admin_token, json!({ "name": "Ada" })).await;
+    let enrolled = app
+        .ok(token, "mutation($id: ID!) { enrollCustomer(input: { customerId: $id }) { created account { id pointsBalance } } }", json!({ "id": ada }))
+        .await;
+    assert_eq!(enrolled["enrollCustomer"]["created"], true);
+    let again = app
+        .ok(
+            token,
+            "mutation($id: ID!) { enrollCustomer(input: { customerId: $id }) { created account { id } } }",
+            json!({ "id": ada }),
+        )
+        .await;
+    assert_eq!(again["enrollCustomer"]["created"], false, "one account per customer");
+    let id = enrolled["enrollCustomer"]["account"]["id"].clone();
+    let input = |points: i64, key: &str| json!({ "input": { "accountId": id, "points": points, "reason": "birthday", "idempotencyKey": key } });
+
+    let first = app.ok(token, BONUS, input(50, "bday-2026")).await;
+    assert_eq!(first["awardBonus"]["replayed"], false);
+    let retry = app.ok(token, BONUS, input(50, "bday-2026")).await;
+    assert_eq!(retry["awardBonus"]["replayed"], true);
+    assert_eq!(retry["awardBonus"]["account"]["pointsBalance"], 50, "a retry never changes points twice");
+    assert_eq!(app.error_code(token, BONUS, input(60, "bday-2026")).await, "CONFLICT");
+    assert_eq!(app.error_code(token, BONUS, input(-5, "neg")).await, "BAD_USER_INPUT");
+    assert_eq!(app.error_code(token, CHANGE, input(-51, "too-much")).await, "INSUFFICIENT_POINTS");
+    let (_, agent) = app.user(&tenant, "agent@acme.example", "AGENT").await;
+    assert_eq!(app.error_code(Some(&agent), BONUS, input(10, "agent")).await, "FORBIDDEN");
+    let other = app.tenant("other").await;
+    assert_eq!(app.error_code(Some(&other.admin_token), BONUS, input(10, "foreign")).await, "NOT_FOUND");
+    let a = account(&app, &tenant, &ada).await;
+    assert_eq!((a["pointsBalance"].as_i64(), a["lifetimePoints"].as_i64()), (Some(50), Some(50)));
+    assert_eq!(a["transactions"]["edges"].as_array().unwrap().len(), 1);
+    assert_ledger_balances(&app, &tenant).await;
+}
+
+async fn concurrent_spending_never_overdraws(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = tenant.admin_token.as_str();
+    let ada = app.customer(token, json!({ "name": "Ada" })).await;
+    let id = app
+        .ok(
+            Some(token),
+            "mutation($id: ID!) { enrollCustomer(input: { customerId: $id }) { account { id } } }",
+            json!({ "id": ada }),
+        )
+        .await["enrollCustomer"]["account"]["id"]
+        .clone();
+    app.ok(
+        Some(token),
+        BONUS,
+        json!({ "input": { "accountId": id, "points": 100, "reason": "welcome", "idempotencyKey": "w" } }),
+    )
+    .await;
+    let app = &app;
+    let spends = (0..40).map(|i| {
+        let input = json!({ "input": { "accountId": id, "points": -10, "reason": "spend", "idempotencyKey": format!("s{i}") } });
+        async move { app.post(Some(token), CHANGE, input).await.1 }
+    });
+    let results = futures_util::future::join_all(spends).await;
+    let ok = results.iter().filter(|r| r["errors"].is_null()).count();
+    let refused = results.iter().filter(|r| r["errors"][0]["extensions"]["code"] == "INSUFFICIENT_POINTS").count();
+    assert_eq!((ok, refused), (10, 30), "{results:?}");
+    assert_eq!(account(app, &tenant, &ada).await["pointsBalance"], 0);
+    assert_ledger_balances(app, &tenant).await;
+}
+
+async fn merging_customers_folds_accounts_and_tickets(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = tenant.admin_token.as_str();
+    let ada = app.customer(token, json!({ "name": "Ada" })).await;
+    let dup = app.customer(token, json!({ "name": "Ada L." })).await;
+    app.order(token, &ada, "o1", "40.00", &earlier(2)).await;
+    app.order(token, &dup, "o2", "25.00", &earlier(1)).await;
+    let complaint = json!({ "input": { "customerId": dup, "channel": "EMAIL", "subject": "Late", "body": "Where is it?", "category": "LATE_DELIVERY" } });
+    app.ok(
+        Some(token),
+        "mutation($input: FileComplaintInput!) { fileComplaint(input: $input) { ticket { id } } }",
+        complaint,
+    )
+    .await;
+    app.ok(
+        Some(token),
+        "mutation($input: MergeCustomersInput!) { mergeCustomers(input: $input) { survivor { id } } }",
+        json!({ "input": { "survivorId": ada, "mergedId": dup } }),
+    )
+    .await;
+    let a = account(&app, &tenant, &ada).await;
+    assert_eq!((a["pointsBalance"].as_i64(), a["lifetimePoints"].as_i64()), (Some(65), Some(65)));
+    assert_eq!(a["transactions"]["edges"].as_array().unwrap().len(), 2, "both ledgers, one account");
+    let accounts = loyalty_account::Entity::find()
+        .filter(loyalty_account::Column::WorkspaceId.eq(tenant.workspace.id))
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(accounts.len(), 1);
+    let tickets = app
+        .ok(Some(token), "query($id: ID!) { customer(id: $id) { tickets { totalCount } } }", json!({ "id": ada }))
+        .await;
+    assert_eq!(tickets["customer"]["tickets"]["totalCount"], 1, "the complaint moved to the survivor");
+    assert_ledger_balances(&app, &tenant).await;
+}
+
+db_tests!(
+    orders_earn_and_refunds_reverse,
+    merging_customers_folds_accounts_and_tickets,
+    spent_points_become_debt,
+    manual_changes_are_idempotent_and_guarded,
+    concurrent_spending_never_overdraws,
+);
