@@ -19,7 +19,10 @@ use crate::{
     graphql::children::ChildrenLoader,
     interactions::{CustomerInteractions, InteractionMutation, LeadInteractions},
     leads::{LeadMutation, LeadQuery},
-    loyalty::{AccountByCustomerLoader, AccountLedger, AccountTierHistory, LoyaltyMutation, LoyaltyQuery, TierLoader},
+    loyalty::{
+        AccountByCustomerLoader, AccountLedger, AccountRedemptions, AccountTierHistory, LoyaltyMutation, LoyaltyQuery,
+        TierLoader,
+    },
     orders::{CustomerOrders, OrderMutation, OrderQuery},
     tickets::{
         CustomerTickets, TicketHistory, TicketMutation, TicketQuery, TicketSlaLog,
@@ -122,6 +125,7 @@ pub fn insert_loaders(state: &AppState, data: &mut async_graphql::Data) {
     data.insert(cached(AccountByCustomerLoader(db.clone())));
     data.insert(cached(ChildrenLoader::<AccountLedger>::new(db.clone())));
     data.insert(cached(ChildrenLoader::<AccountTierHistory>::new(db.clone())));
+    data.insert(cached(ChildrenLoader::<AccountRedemptions>::new(db.clone())));
 }
 
 fn cached<L: Loader<K>, K: Send + Sync + Hash + Eq + Clone + 'static>(loader: L) -> DataLoader<L, HashMapCache> {

@@ -1,4 +1,5 @@
-//! Loyalty: tiers, one account per customer, the points ledger and tier history.
+//! Loyalty: tiers, one account per customer, the points ledger, tier history, rewards and
+//! redemptions (coupons).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -170,11 +171,96 @@ impl MigrationTrait for Migration {
             false,
         )
         .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(Reward::Table)
+                    .col(pk_uuid(Reward::Id))
+                    .col(uuid(Reward::WorkspaceId))
+                    .col(string(Reward::Name))
+                    .col(text_null(Reward::Description))
+                    .col(string_len(Reward::Kind, 32))
+                    .col(big_integer_null(Reward::Value))
+                    .col(big_integer(Reward::CostPoints))
+                    .col(integer_null(Reward::MinTierRank))
+                    .col(big_integer_null(Reward::Stock))
+                    .col(timestamp_with_time_zone_null(Reward::ActiveFrom))
+                    .col(timestamp_with_time_zone_null(Reward::ActiveTo))
+                    .col(integer(Reward::CouponValidDays))
+                    .col(timestamp_with_time_zone(Reward::CreatedAt))
+                    .col(timestamp_with_time_zone(Reward::UpdatedAt))
+                    .foreign_key(&mut workspace_fk(Reward::Table, Reward::WorkspaceId))
+                    .to_owned(),
+            )
+            .await?;
+        create_index(
+            manager,
+            Reward::Table,
+            "ix_reward_workspace",
+            &[Reward::WorkspaceId, Reward::CostPoints, Reward::Id],
+            false,
+        )
+        .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(Redemption::Table)
+                    .col(pk_uuid(Redemption::Id))
+                    .col(uuid(Redemption::WorkspaceId))
+                    .col(uuid(Redemption::AccountId))
+                    .col(uuid(Redemption::RewardId))
+                    .col(big_integer(Redemption::Points))
+                    .col(string(Redemption::CouponCode))
+                    .col(string_len(Redemption::Status, 16))
+                    .col(timestamp_with_time_zone(Redemption::ExpiresAt))
+                    .col(timestamp_with_time_zone_null(Redemption::UsedAt))
+                    .col(uuid_null(Redemption::UsedOrderId))
+                    .col(timestamp_with_time_zone_null(Redemption::CancelledAt))
+                    .col(string(Redemption::IdempotencyKey))
+                    .col(timestamp_with_time_zone(Redemption::CreatedAt))
+                    .col(timestamp_with_time_zone(Redemption::UpdatedAt))
+                    .foreign_key(&mut workspace_fk(Redemption::Table, Redemption::WorkspaceId))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Redemption::Table, Redemption::AccountId)
+                            .to(LoyaltyAccount::Table, LoyaltyAccount::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Redemption::Table, Redemption::RewardId)
+                            .to(Reward::Table, Reward::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        create_index(manager, Redemption::Table, "ux_redemption_coupon", &[Redemption::CouponCode], true).await?;
+        create_index(
+            manager,
+            Redemption::Table,
+            "ux_redemption_key",
+            &[Redemption::WorkspaceId, Redemption::IdempotencyKey],
+            true,
+        )
+        .await?;
+        create_index(
+            manager,
+            Redemption::Table,
+            "ix_redemption_account",
+            &[Redemption::AccountId, Redemption::CreatedAt],
+            false,
+        )
+        .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            Redemption::Table.into_iden(),
+            Reward::Table.into_iden(),
             TierChange::Table.into_iden(),
             PointsTransaction::Table.into_iden(),
             LoyaltyAccount::Table.into_iden(),
@@ -242,6 +328,44 @@ enum TierChange {
     FromTierId,
     ToTierId,
     Reason,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum Reward {
+    Table,
+    Id,
+    WorkspaceId,
+    Name,
+    Description,
+    Kind,
+    Value,
+    CostPoints,
+    MinTierRank,
+    Stock,
+    ActiveFrom,
+    ActiveTo,
+    CouponValidDays,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum Redemption {
+    Table,
+    Id,
+    WorkspaceId,
+    AccountId,
+    RewardId,
+    Points,
+    CouponCode,
+    Status,
+    ExpiresAt,
+    UsedAt,
+    UsedOrderId,
+    CancelledAt,
+    IdempotencyKey,
     CreatedAt,
     UpdatedAt,
 }

@@ -1,6 +1,7 @@
 //! Loyalty programme: accounts, the points ledger, tiers. Points are integers; every balance
 //! change is a ledger row (see `service`).
 
+pub mod rewards;
 pub mod service;
 
 use std::collections::HashMap;
@@ -11,6 +12,8 @@ use entity::{
     audit_log::ActorKind,
     loyalty_account,
     points_transaction::{self, PointsKind},
+    redemption::{self, RedemptionStatus},
+    reward::{self, RewardKind},
     tier, tier_change,
 };
 use sea_orm::{
@@ -99,6 +102,19 @@ impl LoyaltyAccount {
         children_page::<AccountLedger, _>(ctx, self.0.id, PageArgs { first, after, last, before }, PointsTransaction)
             .await
     }
+    /// Rewards bought and their coupons, newest first.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    async fn redemptions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Page<Redemption>> {
+        children_page::<AccountRedemptions, _>(ctx, self.0.id, PageArgs { first, after, last, before }, Redemption)
+            .await
+    }
     /// Moves up and down the ladder, newest first.
     #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
     async fn tier_history(
@@ -131,6 +147,110 @@ child_relation!(
     CreatedAt,
     Desc
 );
+
+child_relation!(
+    /// An account's redemptions, newest first.
+    AccountRedemptions,
+    redemption,
+    AccountId,
+    CreatedAt,
+    Desc
+);
+
+pub struct Reward(pub reward::Model);
+
+#[Object]
+impl Reward {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn kind(&self) -> RewardKind {
+        self.0.kind
+    }
+    /// PERCENT_DISCOUNT: the percentage; AMOUNT_DISCOUNT: the amount in the workspace currency.
+    async fn value(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<rust_decimal::Decimal>> {
+        let Some(value) = self.0.value else { return Ok(None) };
+        if self.0.kind != RewardKind::AmountDiscount {
+            return Ok(Some(value.into()));
+        }
+        let workspace = workspaces::service::get(state(ctx).db(), self.0.workspace_id).await?;
+        Ok(Some(crate::money::from_minor(value, &workspace.currency)))
+    }
+    async fn cost_points(&self) -> i64 {
+        self.0.cost_points
+    }
+    /// Only accounts at this tier rank or above can redeem it.
+    async fn min_tier_rank(&self) -> Option<i32> {
+        self.0.min_tier_rank
+    }
+    /// Left in stock; null is unlimited.
+    async fn stock(&self) -> Option<i64> {
+        self.0.stock
+    }
+    async fn active_from(&self) -> Option<DateTime<Utc>> {
+        self.0.active_from
+    }
+    async fn active_to(&self) -> Option<DateTime<Utc>> {
+        self.0.active_to
+    }
+    async fn coupon_valid_days(&self) -> i32 {
+        self.0.coupon_valid_days
+    }
+}
+
+pub struct Redemption(pub redemption::Model);
+
+#[Object]
+impl Redemption {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+    async fn reward(&self, ctx: &Context<'_>) -> async_graphql::Result<Reward> {
+        Ok(Reward(rewards::get(state(ctx).db(), self.0.workspace_id, self.0.reward_id).await?))
+    }
+    async fn account_id(&self) -> ID {
+        to_id(self.0.account_id)
+    }
+    async fn points(&self) -> i64 {
+        self.0.points
+    }
+    async fn coupon_code(&self) -> &str {
+        &self.0.coupon_code
+    }
+    /// ISSUED until used, cancelled or past `expiresAt`.
+    async fn status(&self) -> RedemptionStatus {
+        match self.0.status {
+            RedemptionStatus::Issued if self.0.expires_at <= Utc::now() => RedemptionStatus::Expired,
+            status => status,
+        }
+    }
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.0.expires_at
+    }
+    async fn used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.used_at
+    }
+    async fn used_order_id(&self) -> Option<ID> {
+        self.0.used_order_id.map(to_id)
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Whether a coupon can be used, and why not.
+#[derive(SimpleObject)]
+pub struct CouponCheck {
+    pub valid: bool,
+    pub reason: Option<String>,
+    pub redemption: Redemption,
+}
 
 pub struct PointsTransaction(pub points_transaction::Model);
 
@@ -264,6 +384,47 @@ impl LoyaltyQuery {
         Ok(LoyaltyAccount(service::get(state(ctx).db(), principal.workspace_id(), id).await?))
     }
 
+    /// The reward catalogue, cheapest first. With `accountId`: only what that account may see
+    /// (its tier) and can afford now.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn rewards(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        account_id: Option<ID>,
+    ) -> async_graphql::Result<Page<Reward>> {
+        let principal = authorize(ctx, Permission::ReadCustomers)?;
+        let db = state(ctx).db();
+        let mut query = reward::Entity::find().filter(reward::Column::WorkspaceId.eq(principal.workspace_id()));
+        if let Some(id) = &account_id {
+            let account = service::get(db, principal.workspace_id(), parse_id(id, "accountId")?).await?;
+            let rank = rewards::tier_rank(db, &account).await?;
+            let now = Utc::now();
+            use sea_orm::ExprTrait;
+            query = query
+                .filter(reward::Column::CostPoints.lte(account.points_balance))
+                .filter(reward::Column::MinTierRank.is_null().or(reward::Column::MinTierRank.lte(rank)))
+                .filter(reward::Column::ActiveFrom.is_null().or(reward::Column::ActiveFrom.lte(now)))
+                .filter(reward::Column::ActiveTo.is_null().or(reward::Column::ActiveTo.gt(now)))
+                .filter(reward::Column::Stock.is_null().or(reward::Column::Stock.gt(0)));
+        }
+        let order = vec![SortKey::new(reward::Column::CostPoints, SortDirection::Asc)];
+        let args = PageArgs { first, after, last, before };
+        Ok(paginate(db, query, order, reward::Column::Id, args, Reward).await?)
+    }
+
+    /// Checks a coupon code without using it.
+    async fn validate_coupon(&self, ctx: &Context<'_>, code: String) -> async_graphql::Result<CouponCheck> {
+        let principal = authorize(ctx, Permission::ReadCustomers)?;
+        let coupon = rewards::find_coupon(state(ctx).db(), principal.workspace_id(), &code).await?;
+        let reason = rewards::unusable_reason(&coupon, Utc::now());
+        Ok(CouponCheck { valid: reason.is_none(), reason: reason.map(str::to_owned), redemption: Redemption(coupon) })
+    }
+
     /// The VIP ladder, lowest rank first.
     #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
     async fn tiers(
@@ -308,6 +469,93 @@ pub struct CreateTierInput {
 #[derive(SimpleObject)]
 pub struct TierPayload {
     pub tier: Tier,
+}
+
+#[derive(InputObject)]
+pub struct RewardInput {
+    pub name: String,
+    pub description: Option<String>,
+    pub kind: RewardKind,
+    /// PERCENT_DISCOUNT: 1–100; AMOUNT_DISCOUNT: an amount in the workspace currency.
+    pub value: Option<rust_decimal::Decimal>,
+    pub cost_points: i64,
+    pub min_tier_rank: Option<i32>,
+    /// Null is unlimited.
+    pub stock: Option<i64>,
+    pub active_from: Option<DateTime<Utc>>,
+    pub active_to: Option<DateTime<Utc>>,
+    #[graphql(default = 30)]
+    pub coupon_valid_days: i32,
+}
+
+#[derive(InputObject)]
+pub struct UpdateRewardInput {
+    pub reward_id: ID,
+    pub reward: RewardInput,
+}
+
+#[derive(SimpleObject)]
+pub struct RewardPayload {
+    pub reward: Reward,
+}
+
+#[derive(InputObject)]
+pub struct RedeemRewardInput {
+    pub account_id: ID,
+    pub reward_id: ID,
+    /// Retrying with the same key returns the same redemption and never spends twice.
+    pub idempotency_key: String,
+}
+
+#[derive(SimpleObject)]
+pub struct RedemptionPayload {
+    pub redemption: Redemption,
+    pub account: LoyaltyAccount,
+    /// False when this was a retry of an earlier redemption.
+    pub created: bool,
+}
+
+#[derive(InputObject)]
+pub struct UseCouponInput {
+    pub code: String,
+    pub order_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct CancelRedemptionInput {
+    pub redemption_id: ID,
+}
+
+async fn reward_fields<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    input: RewardInput,
+) -> AppResult<rewards::RewardInput> {
+    let value = match (input.kind, input.value) {
+        (RewardKind::AmountDiscount, Some(amount)) => {
+            let workspace = workspaces::service::get(db, workspace_id).await?;
+            Some(crate::money::to_minor(amount, &workspace.currency, "input.value")?)
+        }
+        (_, Some(value)) => Some(
+            i64::try_from(value.trunc().mantissa())
+                .ok()
+                .filter(|_| value.fract().is_zero())
+                .ok_or_else(|| AppError::bad_input("input.value", "a whole percentage"))?,
+        ),
+        (_, None) => None,
+    };
+    Ok(rewards::RewardInput {
+        name: input.name,
+        description: input.description,
+        kind: input.kind,
+        value,
+        cost_points: input.cost_points,
+        min_tier_rank: input.min_tier_rank,
+        stock: input.stock,
+        active_from: input.active_from,
+        active_to: input.active_to,
+        coupon_valid_days: input.coupon_valid_days,
+    })
 }
 
 #[derive(InputObject)]
@@ -450,6 +698,80 @@ impl LoyaltyMutation {
         let principal = authorize(ctx, Permission::ManageLoyalty)?;
         let tier = transact(state(ctx).db(), async |txn| create_tier(txn, principal, input).await).await?;
         Ok(TierPayload { tier: Tier(tier) })
+    }
+
+    /// Adds a reward to the catalogue (admins and managers).
+    async fn create_reward(&self, ctx: &Context<'_>, input: RewardInput) -> async_graphql::Result<RewardPayload> {
+        let principal = authorize(ctx, Permission::ManageLoyalty)?;
+        let ws = principal.workspace_id();
+        let reward = transact(state(ctx).db(), async |txn| {
+            let fields = reward_fields(txn, ws, input).await?;
+            rewards::save(txn, ws, None, fields).await
+        })
+        .await?;
+        Ok(RewardPayload { reward: Reward(reward) })
+    }
+
+    /// Replaces a reward's fields (admins and managers); issued coupons keep their terms.
+    async fn update_reward(&self, ctx: &Context<'_>, input: UpdateRewardInput) -> async_graphql::Result<RewardPayload> {
+        let principal = authorize(ctx, Permission::ManageLoyalty)?;
+        let ws = principal.workspace_id();
+        let id = parse_id(&input.reward_id, "input.rewardId")?;
+        let reward = transact(state(ctx).db(), async |txn| {
+            let fields = reward_fields(txn, ws, input.reward).await?;
+            rewards::save(txn, ws, Some(id), fields).await
+        })
+        .await?;
+        Ok(RewardPayload { reward: Reward(reward) })
+    }
+
+    /// Buys a reward with points and issues its coupon; safe to retry with the same key.
+    async fn redeem_reward(
+        &self,
+        ctx: &Context<'_>,
+        input: RedeemRewardInput,
+    ) -> async_graphql::Result<RedemptionPayload> {
+        let principal = authorize(ctx, Permission::WriteCustomers)?;
+        let ws = principal.workspace_id();
+        let account_id = parse_id(&input.account_id, "input.accountId")?;
+        let reward_id = parse_id(&input.reward_id, "input.rewardId")?;
+        let (redemption, account, created) = transact(state(ctx).db(), async |txn| {
+            let (redemption, created) =
+                rewards::redeem(txn, ws, account_id, reward_id, &input.idempotency_key, principal.actor(), Utc::now())
+                    .await?;
+            Ok((redemption, service::get(txn, ws, account_id).await?, created))
+        })
+        .await?;
+        Ok(RedemptionPayload { redemption: Redemption(redemption), account: LoyaltyAccount(account), created })
+    }
+
+    /// Uses a coupon on an order, once (shops and POS systems).
+    async fn use_coupon(&self, ctx: &Context<'_>, input: UseCouponInput) -> async_graphql::Result<Redemption> {
+        let principal = authorize(ctx, Permission::WriteOrders)?;
+        let order_id = parse_id(&input.order_id, "input.orderId")?;
+        let used = transact(state(ctx).db(), async |txn| {
+            rewards::use_coupon(txn, principal.workspace_id(), &input.code, order_id, Utc::now()).await
+        })
+        .await?;
+        Ok(Redemption(used))
+    }
+
+    /// Cancels an unused coupon: the points come back and the stock is restored.
+    async fn cancel_redemption(
+        &self,
+        ctx: &Context<'_>,
+        input: CancelRedemptionInput,
+    ) -> async_graphql::Result<RedemptionPayload> {
+        let principal = authorize(ctx, Permission::WriteCustomers)?;
+        let ws = principal.workspace_id();
+        let id = parse_id(&input.redemption_id, "input.redemptionId")?;
+        let (redemption, account) = transact(state(ctx).db(), async |txn| {
+            let redemption = rewards::cancel(txn, ws, id, principal.actor(), Utc::now()).await?;
+            let account = service::get(txn, ws, redemption.account_id).await?;
+            Ok((redemption, account))
+        })
+        .await?;
+        Ok(RedemptionPayload { redemption: Redemption(redemption), account: LoyaltyAccount(account), created: false })
     }
 
     /// Grants bonus points (admins and managers; audited).

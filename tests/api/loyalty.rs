@@ -235,8 +235,125 @@ async fn merging_customers_folds_accounts_and_tickets(app: TestApp) {
     assert_ledger_balances(&app, &tenant).await;
 }
 
+const REDEEM: &str = "mutation($input: RedeemRewardInput!) { redeemReward(input: $input) {
+  created redemption { id couponCode status points } account { pointsBalance } } }";
+
+async fn enrolled_with(app: &TestApp, tenant: &Tenant, points: i64) -> (String, Value) {
+    let token = Some(tenant.admin_token.as_str());
+    let ada = app.customer(&tenant.admin_token, json!({ "name": "Ada" })).await;
+    let id = app
+        .ok(
+            token,
+            "mutation($id: ID!) { enrollCustomer(input: { customerId: $id }) { account { id } } }",
+            json!({ "id": ada }),
+        )
+        .await["enrollCustomer"]["account"]["id"]
+        .clone();
+    app.ok(
+        token,
+        BONUS,
+        json!({ "input": { "accountId": id, "points": points, "reason": "welcome", "idempotencyKey": "welcome" } }),
+    )
+    .await;
+    (ada, id)
+}
+
+async fn reward(app: &TestApp, tenant: &Tenant, input: Value) -> Value {
+    app.ok(
+        Some(&tenant.admin_token),
+        "mutation($input: RewardInput!) { createReward(input: $input) { reward { id stock value } } }",
+        json!({ "input": input }),
+    )
+    .await["createReward"]["reward"]
+        .clone()
+}
+
+async fn rewards_and_coupons(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = Some(tenant.admin_token.as_str());
+    let (ada, account_id) = enrolled_with(&app, &tenant, 100).await;
+    let ten_off = reward(
+        &app,
+        &tenant,
+        json!({ "name": "10% off", "kind": "PERCENT_DISCOUNT", "value": "10", "costPoints": 30, "stock": 2 }),
+    )
+    .await;
+    let vip = reward(
+        &app,
+        &tenant,
+        json!({ "name": "VIP evening", "kind": "EXCLUSIVE_ACCESS", "costPoints": 10, "minTierRank": 2 }),
+    )
+    .await;
+    let redeem = |reward: &Value, key: &str| json!({ "input": { "accountId": account_id, "rewardId": reward["id"], "idempotencyKey": key } });
+
+    let first = app.ok(token, REDEEM, redeem(&ten_off, "k1")).await["redeemReward"].clone();
+    assert_eq!((first["created"].as_bool(), first["account"]["pointsBalance"].as_i64()), (Some(true), Some(70)));
+    assert_eq!(first["redemption"]["status"], "ISSUED");
+    let retry = app.ok(token, REDEEM, redeem(&ten_off, "k1")).await["redeemReward"].clone();
+    assert_eq!((retry["created"].as_bool(), retry["account"]["pointsBalance"].as_i64()), (Some(false), Some(70)));
+    assert_eq!(retry["redemption"]["couponCode"], first["redemption"]["couponCode"]);
+    let second = app.ok(token, REDEEM, redeem(&ten_off, "k2")).await["redeemReward"].clone();
+    assert_eq!(second["account"]["pointsBalance"], 40);
+    assert_eq!(app.error_code(token, REDEEM, redeem(&ten_off, "k3")).await, "CONFLICT", "out of stock");
+    assert_eq!(app.error_code(token, REDEEM, redeem(&vip, "k4")).await, "FORBIDDEN", "for a higher tier");
+    let visible = app
+        .ok(
+            token,
+            "query($id: ID!) { rewards(accountId: $id) { edges { node { name } } } }",
+            json!({ "id": account_id }),
+        )
+        .await;
+    assert_eq!(visible["rewards"]["edges"], json!([]), "out of stock and the VIP reward are not offered");
+
+    // A coupon is used once; an unused one can be cancelled, returning points and stock.
+    let code = first["redemption"]["couponCode"].as_str().unwrap();
+    let check = app
+        .ok(token, "query($code: String!) { validateCoupon(code: $code) { valid reason } }", json!({ "code": code }))
+        .await;
+    assert_eq!(check["validateCoupon"], json!({ "valid": true, "reason": null }));
+    let order = app.order(&tenant.admin_token, &ada, "o1", "20.00", &earlier(0)).await;
+    let use_coupon = "mutation($input: UseCouponInput!) { useCoupon(input: $input) { status usedOrderId } }";
+    let input = json!({ "input": { "code": code.to_lowercase(), "orderId": order["order"]["id"] } });
+    assert_eq!(app.ok(token, use_coupon, input.clone()).await["useCoupon"]["status"], "USED");
+    assert_eq!(app.error_code(token, use_coupon, input).await, "INVALID_TRANSITION", "single use");
+    let cancel = "mutation($id: ID!) { cancelRedemption(input: { redemptionId: $id }) { redemption { status } account { pointsBalance } } }";
+    assert_eq!(app.error_code(token, cancel, json!({ "id": first["redemption"]["id"] })).await, "INVALID_TRANSITION");
+    let cancelled =
+        app.ok(token, cancel, json!({ "id": second["redemption"]["id"] })).await["cancelRedemption"].clone();
+    assert_eq!(cancelled["redemption"]["status"], "CANCELLED");
+    assert_eq!(cancelled["account"]["pointsBalance"], 90, "40, plus 20 for the order, plus the 30 given back");
+    let stock = app.ok(token, "{ rewards { edges { node { name stock } } } }", json!({})).await;
+    assert!(
+        stock["rewards"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["node"] == json!({ "name": "10% off", "stock": 1 }))
+    );
+    assert_ledger_balances(&app, &tenant).await;
+}
+
+async fn concurrent_redemptions_spend_exactly_the_balance(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let (_, account_id) = enrolled_with(&app, &tenant, 100).await;
+    let coffee = reward(&app, &tenant, json!({ "name": "Coffee", "kind": "FREE_PRODUCT", "costPoints": 10 })).await;
+    let app = &app;
+    let token = tenant.admin_token.as_str();
+    let attempts = (0..200).map(|i| {
+        let input = json!({ "input": { "accountId": account_id, "rewardId": coffee["id"], "idempotencyKey": format!("r{i}") } });
+        async move { app.post(Some(token), REDEEM, input).await.1 }
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let ok = results.iter().filter(|r| r["errors"].is_null()).count();
+    let refused = results.iter().filter(|r| r["errors"][0]["extensions"]["code"] == "INSUFFICIENT_POINTS").count();
+    assert_eq!((ok, refused), (10, 190));
+    assert_ledger_balances(app, &tenant).await;
+}
+
 db_tests!(
     orders_earn_and_refunds_reverse,
+    rewards_and_coupons,
+    concurrent_redemptions_spend_exactly_the_balance,
     merging_customers_folds_accounts_and_tickets,
     spent_points_become_debt,
     manual_changes_are_idempotent_and_guarded,
