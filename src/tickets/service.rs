@@ -200,9 +200,6 @@ pub async fn file<C: ConnectionTrait>(db: &C, change: &Change<'_>, input: NewTic
     };
     let now = change.now;
     let mut t = ticket::Model {
-        id: new_id(),
-        workspace_id: change.workspace_id,
-        number,
         kind: input.kind,
         customer_id: customer.as_ref().map(|c| c.id),
         contact_name,
@@ -214,8 +211,42 @@ pub async fn file<C: ConnectionTrait>(db: &C, change: &Change<'_>, input: NewTic
         category: input.category,
         priority,
         priority_rank: priority_rank(priority),
-        status: TicketStatus::New,
         is_public: input.is_public,
+        ..draft(change.workspace_id, number, now)
+    };
+    let (calendar, targets) = clock_setup(db, &t).await?;
+    let mut log = Vec::new();
+    Clocks { calendar: &calendar, targets: &targets }.activate(&mut t, now, &mut log)?;
+    let t = ticket::ActiveModel::from(t).reset_all().insert(db).await?;
+    record_event(db, change, &t, TicketEventKind::Created, Visibility::Internal, None, None, None).await?;
+    record_sla(db, change, &t, &log).await?;
+    let t = match (input.assignee_id, input.group_id) {
+        (None, None) => t,
+        (assignee, group) => assign(db, change, t.id, assignee, group).await?,
+    };
+    signal_customer(db, change, t.customer_id).await?;
+    Ok(t)
+}
+
+/// A NEW ticket with no clocks running, for `file` to fill in.
+pub fn draft(workspace_id: Uuid, number: i64, now: DateTime<Utc>) -> ticket::Model {
+    ticket::Model {
+        id: new_id(),
+        workspace_id,
+        number,
+        kind: TicketKind::Complaint,
+        customer_id: None,
+        contact_name: None,
+        contact_email: None,
+        contact_phone: None,
+        subject: String::new(),
+        body: String::new(),
+        channel: Channel::Email,
+        category: TicketCategory::Other,
+        priority: Priority::Normal,
+        priority_rank: priority_rank(Priority::Normal),
+        status: TicketStatus::New,
+        is_public: false,
         assignee_id: None,
         group_id: None,
         escalation_level: 0,
@@ -240,19 +271,7 @@ pub async fn file<C: ConnectionTrait>(db: &C, change: &Change<'_>, input: NewTic
         closed_at: None,
         created_at: now,
         updated_at: now,
-    };
-    let (calendar, targets) = clock_setup(db, &t).await?;
-    let mut log = Vec::new();
-    Clocks { calendar: &calendar, targets: &targets }.activate(&mut t, now, &mut log)?;
-    let t = ticket::ActiveModel::from(t).reset_all().insert(db).await?;
-    record_event(db, change, &t, TicketEventKind::Created, Visibility::Internal, None, None, None).await?;
-    record_sla(db, change, &t, &log).await?;
-    let t = match (input.assignee_id, input.group_id) {
-        (None, None) => t,
-        (assignee, group) => assign(db, change, t.id, assignee, group).await?,
-    };
-    signal_customer(db, change, t.customer_id).await?;
-    Ok(t)
+    }
 }
 
 async fn clock_setup<C: ConnectionTrait>(

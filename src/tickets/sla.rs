@@ -275,54 +275,9 @@ pub fn dedupe_key(metric: SlaMetric, kind: SlaEventKind, due_at: DateTime<Utc>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use entity::{
-        enums::Channel,
-        ticket::{TicketCategory, TicketKind, TicketStatus},
-    };
 
     fn ticket(now: DateTime<Utc>) -> ticket::Model {
-        ticket::Model {
-            id: Uuid::nil(),
-            workspace_id: Uuid::nil(),
-            number: 1,
-            kind: TicketKind::Complaint,
-            customer_id: None,
-            contact_name: None,
-            contact_email: None,
-            contact_phone: None,
-            subject: "s".into(),
-            body: "b".into(),
-            channel: Channel::Email,
-            category: TicketCategory::Other,
-            priority: Priority::Normal,
-            priority_rank: 2,
-            status: TicketStatus::New,
-            is_public: false,
-            assignee_id: None,
-            group_id: None,
-            escalation_level: 0,
-            root_cause: None,
-            customer_error: None,
-            resolution: None,
-            satisfaction: None,
-            reopen_count: 0,
-            merged_into_id: None,
-            sla_status: SlaStatus::OnTrack,
-            sla_breached: false,
-            sla_next_check_at: None,
-            first_response_due_at: None,
-            first_responded_at: None,
-            first_response_business_secs: None,
-            next_reply_due_at: None,
-            resolution_due_at: None,
-            resolution_clock_started_at: None,
-            resolution_elapsed_business_secs: 0,
-            resolution_business_secs: None,
-            resolved_at: None,
-            closed_at: None,
-            created_at: now,
-            updated_at: now,
-        }
+        super::super::service::draft(Uuid::nil(), 1, now)
     }
 
     fn at(minutes: i64) -> DateTime<Utc> {
