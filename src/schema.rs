@@ -31,7 +31,7 @@ use crate::{
         subscriptions::TicketSubscription,
     },
     users::{UserLoader, UserMutation, UserQuery},
-    workspaces::{WorkspaceLoader, WorkspaceQuery},
+    workspaces::{WorkspaceLoader, WorkspaceMutation, WorkspaceQuery},
 };
 
 #[derive(MergedObject, Default)]
@@ -66,6 +66,7 @@ pub struct Mutation(
     TicketMutation,
     SupportSetupMutation,
     LoyaltyMutation,
+    WorkspaceMutation,
 );
 
 #[derive(MergedSubscription, Default)]

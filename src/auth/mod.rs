@@ -59,6 +59,8 @@ pub enum Permission {
     ManageSupport,
     /// Tiers, bonuses and point adjustments.
     ManageLoyalty,
+    /// The workspace's settings.
+    ManageSettings,
 }
 
 impl Permission {
@@ -77,6 +79,7 @@ impl Permission {
             Permission::WriteTickets => "work on tickets",
             Permission::ManageSupport => "configure SLA policies, business hours and agent groups",
             Permission::ManageLoyalty => "manage tiers and change points by hand",
+            Permission::ManageSettings => "change the workspace settings",
         }
     }
 }

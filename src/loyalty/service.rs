@@ -317,6 +317,37 @@ pub async fn merge_accounts<C: ConnectionTrait>(
     Ok(())
 }
 
+/// With the workspace option on, the customer of a complaint whose SLA was breached gets the
+/// goodwill points, once per complaint.
+pub async fn goodwill_for_breach<C: ConnectionTrait>(
+    db: &C,
+    complaint: &entity::ticket::Model,
+    now: DateTime<Utc>,
+) -> AppResult<Option<Posted>> {
+    let settings = workspaces::service::settings(db, complaint.workspace_id).await?;
+    let (Some(customer_id), points) = (complaint.customer_id, settings.goodwill_points_on_breach) else {
+        return Ok(None);
+    };
+    if points <= 0 || complaint.kind != entity::ticket::TicketKind::Complaint {
+        return Ok(None);
+    }
+    let account = match of_customer(db, complaint.workspace_id, customer_id).await? {
+        Some(account) => account,
+        None if settings.loyalty_auto_enroll => enroll(db, complaint.workspace_id, customer_id, now).await?.0,
+        None => return Ok(None),
+    };
+    let account = lock(db, complaint.workspace_id, account.id).await?;
+    let posting = Posting {
+        kind: PointsKind::EarnBonus,
+        points,
+        order_id: None,
+        reason: Some(format!("goodwill: complaint #{} missed its SLA", complaint.number)),
+        idempotency_key: Some(format!("goodwill:{}", complaint.id)),
+        actor: Actor::SYSTEM,
+    };
+    post(db, account, posting, settings.allow_negative_balance, now).await.map(Some)
+}
+
 fn earn_key(order_id: Uuid) -> String {
     format!("order:{order_id}:earn")
 }

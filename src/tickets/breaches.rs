@@ -136,6 +136,7 @@ async fn check<C: ConnectionTrait>(
             )
             .await?;
             service::on_breach(db, change, &mut t, clocks, &mut log, what).await?;
+            crate::loyalty::service::goodwill_for_breach(db, &t, now).await?;
         } else {
             report.warnings += 1;
             if !t.sla_breached {

@@ -3,14 +3,15 @@
 pub mod service;
 pub mod settings;
 
-use async_graphql::{Context, ID, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::workspace;
 
 use crate::{
     auth::Permission,
-    graphql::{authorize, ids::to_id, state},
+    graphql::{authorize, ids::to_id, state, transact},
 };
+use settings::WorkspaceSettings;
 
 #[derive(SimpleObject, Clone)]
 pub struct Workspace {
@@ -22,6 +23,8 @@ pub struct Workspace {
     pub currency: String,
     /// IANA time zone in which days, months and other periods are taken.
     pub timezone: String,
+    /// The rules Vafa applies in this workspace (lifecycle, follow-ups, tickets, loyalty).
+    pub settings: WorkspaceSettings,
     pub created_at: DateTime<Utc>,
 }
 
@@ -33,6 +36,7 @@ impl From<workspace::Model> for Workspace {
             name: m.name,
             currency: m.currency,
             timezone: m.timezone,
+            settings: WorkspaceSettings::from_json(&m.settings),
             created_at: m.created_at,
         }
     }
@@ -47,6 +51,32 @@ impl WorkspaceQuery {
     async fn workspace(&self, ctx: &Context<'_>) -> async_graphql::Result<Workspace> {
         let principal = authorize(ctx, Permission::ReadWorkspace)?;
         Ok(service::get(state(ctx).db(), principal.workspace_id()).await?.into())
+    }
+}
+
+#[derive(InputObject)]
+pub struct UpdateWorkspaceSettingsInput {
+    /// Setting names (as in `WorkspaceSettings`) with their new values, e.g.
+    /// `{"pointsPerCurrencyUnit": 2, "ticketReopenWindowDays": 14}`; the others stay.
+    pub patch: Json<serde_json::Value>,
+}
+
+#[derive(Default)]
+pub struct WorkspaceMutation;
+
+#[Object]
+impl WorkspaceMutation {
+    /// Changes some of the workspace's settings (admins and managers; audited).
+    async fn update_workspace_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateWorkspaceSettingsInput,
+    ) -> async_graphql::Result<WorkspaceSettings> {
+        let principal = authorize(ctx, Permission::ManageSettings)?;
+        Ok(transact(state(ctx).db(), async |txn| {
+            service::update_settings(txn, principal.workspace_id(), principal.actor(), &input.patch).await
+        })
+        .await?)
     }
 }
 

@@ -2,7 +2,9 @@
 
 use chrono::Utc;
 use entity::workspace;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -67,6 +69,44 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<workspace::M
 /// The workspace's rules (defaults where unset).
 pub async fn settings<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<super::settings::WorkspaceSettings> {
     Ok(super::settings::WorkspaceSettings::from_json(&get(db, id).await?.settings))
+}
+
+/// Changes some settings: `patch` is an object of setting names (as in `WorkspaceSettings`) and
+/// their new values; the others stay. Unknown names and ill-typed values are refused.
+pub async fn update_settings<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    actor: Actor,
+    patch: &serde_json::Value,
+) -> AppResult<super::settings::WorkspaceSettings> {
+    use super::settings::WorkspaceSettings;
+    let serde_json::Value::Object(changes) = patch else {
+        return Err(AppError::bad_input("input.patch", "an object of setting names and values"));
+    };
+    let workspace = get(db, id).await?;
+    let mut merged = serde_json::to_value(WorkspaceSettings::from_json(&workspace.settings))
+        .map_err(|e| AppError::Internal(e.into()))?;
+    for (name, value) in changes {
+        let field = format!("input.patch.{name}");
+        let Some(slot) = merged.get_mut(name) else {
+            return Err(AppError::bad_input(field, format!("`{name}` is not a workspace setting")));
+        };
+        *slot = value.clone();
+        if serde_json::from_value::<WorkspaceSettings>(merged.clone()).is_err() {
+            return Err(AppError::bad_input(field, format!("`{value}` is not a valid value for `{name}`")));
+        }
+        if value.as_i64().is_some_and(|n| n < 0) {
+            return Err(AppError::bad_input(field, "cannot be negative"));
+        }
+    }
+    let settings: WorkspaceSettings =
+        serde_json::from_value(merged.clone()).map_err(|e| AppError::Internal(e.into()))?;
+    let mut active = workspace.into_active_model();
+    active.settings = Set(merged);
+    active.updated_at = Set(Utc::now());
+    active.update(db).await?;
+    audit::record(db, id, actor, "workspace.settings", "workspace", Some(id), patch.clone()).await?;
+    Ok(settings)
 }
 
 fn valid_slug(slug: &str) -> bool {

@@ -43,6 +43,8 @@ pub struct WorkspaceSettings {
     /// Whether a reversal may take the balance below zero; otherwise what cannot be taken back
     /// becomes debt, netted from future earnings.
     pub allow_negative_balance: bool,
+    /// Points granted once to the customer of a complaint whose SLA was breached; 0 turns it off.
+    pub goodwill_points_on_breach: i64,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
@@ -74,6 +76,7 @@ impl Default for WorkspaceSettings {
             points_per_currency_unit: 1,
             points_rounding: PointsRounding::Down,
             allow_negative_balance: false,
+            goodwill_points_on_breach: 0,
         }
     }
 }

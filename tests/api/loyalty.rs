@@ -350,8 +350,47 @@ async fn concurrent_redemptions_spend_exactly_the_balance(app: TestApp) {
     assert_ledger_balances(app, &tenant).await;
 }
 
+async fn settings_drive_goodwill_for_breached_complaints(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = Some(tenant.admin_token.as_str());
+    let update = "mutation($patch: JSON!) { updateWorkspaceSettings(input: { patch: $patch }) { goodwillPointsOnBreach pointsPerCurrencyUnit } }";
+    for (patch, field) in [
+        (json!({ "noSuchSetting": 1 }), "input.patch.noSuchSetting"),
+        (json!({ "goodwillPointsOnBreach": "lots" }), "input.patch.goodwillPointsOnBreach"),
+        (json!({ "goodwillPointsOnBreach": -5 }), "input.patch.goodwillPointsOnBreach"),
+    ] {
+        let (_, body) = app.post(token, update, json!({ "patch": patch })).await;
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    }
+    let (_, agent) = app.user(&tenant, "agent@acme.example", "AGENT").await;
+    assert_eq!(
+        app.error_code(Some(&agent), update, json!({ "patch": { "goodwillPointsOnBreach": 5 } })).await,
+        "FORBIDDEN"
+    );
+    let updated = app.ok(token, update, json!({ "patch": { "goodwillPointsOnBreach": 25 } })).await;
+    assert_eq!(updated["updateWorkspaceSettings"], json!({ "goodwillPointsOnBreach": 25, "pointsPerCurrencyUnit": 1 }));
+
+    let ada = app.customer(&tenant.admin_token, json!({ "name": "Ada" })).await;
+    let complaint = json!({ "input": { "customerId": ada, "channel": "PHONE", "subject": "Rude", "body": "…", "category": "STAFF_BEHAVIOR", "priority": "URGENT" } });
+    app.ok(
+        token,
+        "mutation($input: FileComplaintInput!) { fileComplaint(input: $input) { ticket { id } } }",
+        complaint,
+    )
+    .await;
+    // Nobody answers: the 30-minute first-response target is missed, once, whoever checks.
+    for minutes in [45, 50] {
+        vafa::tickets::breaches::run(app.db(), None, Utc::now() + Duration::minutes(minutes)).await.unwrap();
+    }
+    let a = account(&app, &tenant, &ada).await;
+    assert_eq!(a["pointsBalance"], 25, "goodwill once: {a}");
+    assert_eq!(a["transactions"]["edges"][0]["node"]["reason"], "goodwill: complaint #1 missed its SLA");
+    assert_ledger_balances(&app, &tenant).await;
+}
+
 db_tests!(
     orders_earn_and_refunds_reverse,
+    settings_drive_goodwill_for_breached_complaints,
     rewards_and_coupons,
     concurrent_redemptions_spend_exactly_the_balance,
     merging_customers_folds_accounts_and_tickets,
