@@ -39,6 +39,10 @@ pub struct Model {
     pub reason: Option<String>,
     /// Unique per workspace: a retry with the same key never changes points twice.
     pub idempotency_key: Option<String>,
+    /// For earned points: when what is left of them expires.
+    pub expires_at: Option<DateTimeUtc>,
+    /// For EXPIRE rows: the earning row whose points expired.
+    pub lot_id: Option<Uuid>,
     pub actor_kind: ActorKind,
     pub actor_id: Option<Uuid>,
     pub created_at: DateTimeUtc,

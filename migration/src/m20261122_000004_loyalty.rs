@@ -101,6 +101,8 @@ impl MigrationTrait for Migration {
                     .col(uuid_null(PointsTransaction::OrderId))
                     .col(text_null(PointsTransaction::Reason))
                     .col(string_null(PointsTransaction::IdempotencyKey))
+                    .col(timestamp_with_time_zone_null(PointsTransaction::ExpiresAt))
+                    .col(uuid_null(PointsTransaction::LotId))
                     .col(string_len(PointsTransaction::ActorKind, 16))
                     .col(uuid_null(PointsTransaction::ActorId))
                     .col(timestamp_with_time_zone(PointsTransaction::CreatedAt))
@@ -137,6 +139,22 @@ impl MigrationTrait for Migration {
             PointsTransaction::Table,
             "ix_points_transaction_order",
             &[PointsTransaction::OrderId],
+            false,
+        )
+        .await?;
+        create_index(
+            manager,
+            PointsTransaction::Table,
+            "ix_points_transaction_expiry",
+            &[PointsTransaction::WorkspaceId, PointsTransaction::ExpiresAt],
+            false,
+        )
+        .await?;
+        create_index(
+            manager,
+            PointsTransaction::Table,
+            "ix_points_transaction_lot",
+            &[PointsTransaction::LotId],
             false,
         )
         .await?;
@@ -313,6 +331,8 @@ enum PointsTransaction {
     OrderId,
     Reason,
     IdempotencyKey,
+    ExpiresAt,
+    LotId,
     ActorKind,
     ActorId,
     CreatedAt,

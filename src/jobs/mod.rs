@@ -58,6 +58,7 @@ pub async fn run_workspace(
         // Stages first: the rules look at them (dormant customers get reactivation, not check-ins).
         let changed = sweep_lifecycle(txn, workspace_id, now).await?;
         let created = rules::run(txn, workspace_id, now).await?;
+        crate::loyalty::expiry::run(txn, workspace_id, now).await?;
         Ok(Some((created, changed)))
     })
     .await

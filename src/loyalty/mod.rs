@@ -1,6 +1,7 @@
 //! Loyalty programme: accounts, the points ledger, tiers. Points are integers; every balance
 //! change is a ledger row (see `service`).
 
+pub mod expiry;
 pub mod rewards;
 pub mod service;
 
@@ -38,6 +39,12 @@ use crate::{
 
 #[derive(Clone)]
 pub struct LoyaltyAccount(pub loyalty_account::Model);
+
+#[derive(SimpleObject)]
+pub struct ExpiringPoints {
+    pub expires_at: DateTime<Utc>,
+    pub points: i64,
+}
 
 /// The next rung of the ladder and what it takes.
 #[derive(SimpleObject)]
@@ -88,6 +95,15 @@ impl LoyaltyAccount {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+    /// Points that will expire within `days` (oldest spent first), by expiry time.
+    async fn expiring_points(&self, ctx: &Context<'_>, days: u32) -> async_graphql::Result<Vec<ExpiringPoints>> {
+        let ledger = expiry::ledger_of(state(ctx).db(), self.0.id).await?;
+        let until = Utc::now() + chrono::Duration::days(days.into());
+        Ok(expiry::expiring(&ledger, until)
+            .into_iter()
+            .map(|(expires_at, points)| ExpiringPoints { expires_at, points })
+            .collect())
     }
     /// The ledger, newest first.
     #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
@@ -649,6 +665,7 @@ async fn change_points<C: ConnectionTrait>(
     let settings = workspaces::service::settings(db, principal.workspace_id()).await?;
     let posting = service::Posting {
         kind,
+        lot_id: None,
         points: input.points,
         order_id: None,
         reason: Some(reason.clone()),

@@ -170,6 +170,7 @@ pub async fn redeem<C: ConnectionTrait>(
         }
     }
     let posting = Posting {
+        lot_id: None,
         kind: PointsKind::Redeem,
         points: -reward.cost_points,
         order_id: None,
@@ -286,6 +287,7 @@ pub async fn cancel<C: ConnectionTrait>(
         return Err(AppError::InvalidTransition("only an unused coupon can be cancelled".to_owned()));
     }
     let posting = Posting {
+        lot_id: None,
         kind: PointsKind::Redeem,
         points: coupon.points,
         order_id: None,

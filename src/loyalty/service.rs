@@ -128,6 +128,8 @@ pub async fn enroll<C: ConnectionTrait>(
 /// A change to post to the ledger.
 pub struct Posting {
     pub kind: PointsKind,
+    /// Set on EXPIRE rows: the earning row that expired.
+    pub lot_id: Option<Uuid>,
     pub points: i64,
     pub order_id: Option<Uuid>,
     pub reason: Option<String>,
@@ -140,6 +142,21 @@ pub struct Posted {
     pub account: loyalty_account::Model,
     /// True when this was a retry of a change already posted.
     pub replayed: bool,
+}
+
+/// Earned points expire `pointsExpiryMonths` after they are earned (when the workspace sets it).
+async fn expiry_of<C: ConnectionTrait>(
+    db: &C,
+    account: &loyalty_account::Model,
+    kind: PointsKind,
+    points: i64,
+    now: DateTime<Utc>,
+) -> AppResult<Option<DateTime<Utc>>> {
+    if !earns_lifetime(kind, points) {
+        return Ok(None);
+    }
+    let months = workspaces::service::settings(db, account.workspace_id).await?.points_expiry_months;
+    Ok((months > 0).then(|| now.checked_add_months(chrono::Months::new(months))).flatten())
 }
 
 fn earns_lifetime(kind: PointsKind, points: i64) -> bool {
@@ -194,6 +211,8 @@ pub async fn post<C: ConnectionTrait>(
         order_id: Set(posting.order_id),
         reason: Set(posting.reason),
         idempotency_key: Set(posting.idempotency_key),
+        expires_at: Set(expiry_of(db, &account, posting.kind, posting.points, now).await?),
+        lot_id: Set(posting.lot_id),
         actor_kind: Set(posting.actor.kind),
         actor_id: Set(posting.actor.id),
         created_at: Set(now),
@@ -338,6 +357,7 @@ pub async fn goodwill_for_breach<C: ConnectionTrait>(
     };
     let account = lock(db, complaint.workspace_id, account.id).await?;
     let posting = Posting {
+        lot_id: None,
         kind: PointsKind::EarnBonus,
         points,
         order_id: None,
@@ -388,6 +408,7 @@ pub async fn earn_for_order<C: ConnectionTrait>(
     }
     let reason = (netted > 0).then(|| format!("{earned} earned, {netted} kept against earlier debt"));
     let posting = Posting {
+        lot_id: None,
         kind: PointsKind::EarnPurchase,
         points: earned - netted,
         order_id: Some(order.id),
@@ -424,6 +445,7 @@ pub async fn reverse_for_order<C: ConnectionTrait>(
         set_debt(db, account.id, account.debt_points + owed).await?;
     }
     let posting = Posting {
+        lot_id: None,
         kind: PointsKind::Reversal,
         points: -taken,
         order_id: Some(order.id),

@@ -45,6 +45,8 @@ pub struct WorkspaceSettings {
     pub allow_negative_balance: bool,
     /// Points granted once to the customer of a complaint whose SLA was breached; 0 turns it off.
     pub goodwill_points_on_breach: i64,
+    /// Earned points expire this many months after they were earned (oldest spent first); 0 = never.
+    pub points_expiry_months: u32,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
@@ -77,6 +79,7 @@ impl Default for WorkspaceSettings {
             points_rounding: PointsRounding::Down,
             allow_negative_balance: false,
             goodwill_points_on_breach: 0,
+            points_expiry_months: 0,
         }
     }
 }

@@ -388,8 +388,52 @@ async fn settings_drive_goodwill_for_breached_complaints(app: TestApp) {
     assert_ledger_balances(&app, &tenant).await;
 }
 
+async fn points_expire_oldest_first_once(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = Some(tenant.admin_token.as_str());
+    app.ok(
+        token,
+        "mutation { updateWorkspaceSettings(input: { patch: { pointsExpiryMonths: 12 } }) { pointsExpiryMonths } }",
+        json!({}),
+    )
+    .await;
+    let ada = app.customer(&tenant.admin_token, json!({ "name": "Ada" })).await;
+    app.order(&tenant.admin_token, &ada, "o1", "50.00", &earlier(1)).await;
+    let id = account(&app, &tenant, &ada).await["id"].clone();
+    app.ok(
+        token,
+        CHANGE,
+        json!({ "input": { "accountId": id, "points": -20, "reason": "gift", "idempotencyKey": "g" } }),
+    )
+    .await;
+    let soon = app
+        .ok(
+            token,
+            "query($id: ID!) { loyaltyAccount(id: $id) { expiringPoints(days: 400) { points } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        soon["loyaltyAccount"]["expiringPoints"],
+        json!([{ "points": 30 }]),
+        "the 20 spent came from these points"
+    );
+
+    let later = Utc::now() + Duration::days(400);
+    vafa::jobs::run_once(app.db(), later).await.unwrap();
+    vafa::jobs::run_once(app.db(), later + Duration::days(1)).await.unwrap();
+    let a = account(&app, &tenant, &ada).await;
+    assert_eq!((a["pointsBalance"].as_i64(), a["lifetimePoints"].as_i64()), (Some(0), Some(50)), "{a}");
+    let expired: Vec<&Value> =
+        a["transactions"]["edges"].as_array().unwrap().iter().filter(|e| e["node"]["kind"] == "EXPIRE").collect();
+    assert_eq!(expired.len(), 1, "expired once");
+    assert_eq!(expired[0]["node"]["points"], -30);
+    assert_ledger_balances(&app, &tenant).await;
+}
+
 db_tests!(
     orders_earn_and_refunds_reverse,
+    points_expire_oldest_first_once,
     settings_drive_goodwill_for_breached_complaints,
     rewards_and_coupons,
     concurrent_redemptions_spend_exactly_the_balance,
