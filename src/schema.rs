@@ -21,11 +21,11 @@ use crate::{
     leads::{LeadMutation, LeadQuery},
     loyalty::{
         AccountByCustomerLoader, AccountLedger, AccountRedemptions, AccountTierHistory, LoyaltyMutation, LoyaltyQuery,
-        TierLoader,
+        RewardLoader, TierLoader,
     },
     orders::{CustomerOrders, OrderMutation, OrderQuery},
     tickets::{
-        CustomerTickets, TicketHistory, TicketMutation, TicketQuery, TicketSlaLog,
+        CustomerTickets, TicketHistory, TicketLoader, TicketMutation, TicketQuery, TicketSlaLog,
         report::ComplaintReportQuery,
         setup::{AgentGroupLoader, GroupMembersLoader, SupportSetupMutation, SupportSetupQuery},
         subscriptions::TicketSubscription,
@@ -123,6 +123,8 @@ pub fn insert_loaders(state: &AppState, data: &mut async_graphql::Data) {
     data.insert(cached(AgentGroupLoader(db.clone())));
     data.insert(cached(GroupMembersLoader(db.clone())));
     data.insert(cached(TierLoader(db.clone())));
+    data.insert(cached(RewardLoader(db.clone())));
+    data.insert(cached(TicketLoader(db.clone())));
     data.insert(cached(AccountByCustomerLoader(db.clone())));
     data.insert(cached(ChildrenLoader::<AccountLedger>::new(db.clone())));
     data.insert(cached(ChildrenLoader::<AccountTierHistory>::new(db.clone())));

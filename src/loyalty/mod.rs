@@ -173,7 +173,25 @@ child_relation!(
     Desc
 );
 
+#[derive(Clone)]
 pub struct Reward(pub reward::Model);
+
+/// Batches reward lookups of one request (a page of redemptions).
+pub struct RewardLoader(pub DatabaseConnection);
+
+impl async_graphql::dataloader::Loader<Uuid> for RewardLoader {
+    type Value = Reward;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Reward>, Self::Error> {
+        let rows = reward::Entity::find()
+            .filter(reward::Column::Id.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await
+            .map_err(AppError::from)?;
+        Ok(rows.into_iter().map(|r| (r.id, Reward(r))).collect())
+    }
+}
 
 #[Object]
 impl Reward {
@@ -228,7 +246,10 @@ impl Redemption {
         to_id(self.0.id)
     }
     async fn reward(&self, ctx: &Context<'_>) -> async_graphql::Result<Reward> {
-        Ok(Reward(rewards::get(state(ctx).db(), self.0.workspace_id, self.0.reward_id).await?))
+        loader::<RewardLoader>(ctx)?
+            .load_one(self.0.reward_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("reward").into())
     }
     async fn account_id(&self) -> ID {
         to_id(self.0.account_id)

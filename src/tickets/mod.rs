@@ -38,6 +38,7 @@ use crate::{
 };
 use service::Change;
 
+#[derive(Clone)]
 pub struct Ticket(pub ticket::Model);
 
 /// How long something took, on the wall clock and in business hours.
@@ -149,7 +150,7 @@ impl Ticket {
     /// The ticket this one was merged into.
     async fn merged_into(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Ticket>> {
         match self.0.merged_into_id {
-            Some(id) => Ok(Some(Ticket(service::get(state(ctx).db(), self.0.workspace_id, id).await?))),
+            Some(id) => loader::<TicketLoader>(ctx)?.load_one(id).await,
             None => Ok(None),
         }
     }
@@ -291,7 +292,7 @@ impl TicketEvent {
         self.0.created_at
     }
     async fn ticket(&self, ctx: &Context<'_>) -> async_graphql::Result<Ticket> {
-        Ok(Ticket(service::get(state(ctx).db(), self.0.workspace_id, self.0.ticket_id).await?))
+        ticket_of(ctx, self.0.ticket_id).await
     }
 }
 
@@ -316,7 +317,29 @@ impl SlaEvent {
         self.0.occurred_at
     }
     async fn ticket(&self, ctx: &Context<'_>) -> async_graphql::Result<Ticket> {
-        Ok(Ticket(service::get(state(ctx).db(), self.0.workspace_id, self.0.ticket_id).await?))
+        ticket_of(ctx, self.0.ticket_id).await
+    }
+}
+
+/// The ticket an event belongs to (same workspace by construction), batched.
+async fn ticket_of(ctx: &Context<'_>, id: uuid::Uuid) -> async_graphql::Result<Ticket> {
+    loader::<TicketLoader>(ctx)?.load_one(id).await?.ok_or_else(|| AppError::not_found("ticket").into())
+}
+
+/// Batches ticket lookups of one request (events' tickets, merge targets).
+pub struct TicketLoader(pub sea_orm::DatabaseConnection);
+
+impl async_graphql::dataloader::Loader<uuid::Uuid> for TicketLoader {
+    type Value = Ticket;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[uuid::Uuid]) -> Result<std::collections::HashMap<uuid::Uuid, Ticket>, Self::Error> {
+        let rows = ticket::Entity::find()
+            .filter(ticket::Column::Id.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await
+            .map_err(AppError::from)?;
+        Ok(rows.into_iter().map(|t| (t.id, Ticket(t))).collect())
     }
 }
 
