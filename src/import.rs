@@ -31,10 +31,15 @@ use crate::{
     jobs, money, workspaces,
 };
 
-/// Rows written per transaction.
-const BATCH_ROWS: usize = 5_000;
+/// Rows written per transaction. Big transactions matter on SQLite: every commit writes each index
+/// page it touched to the WAL, and order rows land all over three indexes, so small batches
+/// rewrite the same pages again and again (5,000-row batches were 3x slower on 1M orders).
+const BATCH_ROWS: usize = 100_000;
+/// SQLite page cache for the import's connection (KiB, as a negative `cache_size`): enough to hold
+/// the pages a batch dirties, so they are written once at commit. Pages are allocated as used.
+const IMPORT_CACHE_KIB: i64 = 1 << 20;
 /// Rows per INSERT statement (SQLite allows at most 32766 bound values).
-const ROWS_PER_STATEMENT: usize = 1_000;
+const ROWS_PER_STATEMENT: usize = 2_500;
 /// Bad rows listed in full in the summary; the rest are only counted.
 const MAX_LISTED_ERRORS: usize = 20;
 
@@ -414,6 +419,9 @@ async fn write_orders(
     }
     let total = orders.len() as u64;
     let (customers_created, created) = transact(db, async |txn| {
+        if txn.get_database_backend() == DbBackend::Sqlite {
+            txn.execute_unprepared(&format!("PRAGMA cache_size = -{IMPORT_CACHE_KIB}")).await?;
+        }
         let customers_created = insert_customers(txn, new_customers).await?;
         let mut created = 0;
         let mut orders = orders.into_iter().peekable();
