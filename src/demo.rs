@@ -300,6 +300,7 @@ pub async fn seed(db: &DatabaseConnection, workspace_id: uuid::Uuid, admin_id: u
             category,
             owner_id: Some(staff[rng.random_range(0..staff.len())]),
             referred_by_customer_id: None,
+            referral_code: None,
             profile: profile(&mut rng),
         };
         let lead =

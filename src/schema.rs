@@ -20,8 +20,8 @@ use crate::{
     interactions::{CustomerInteractions, InteractionMutation, LeadInteractions},
     leads::{LeadMutation, LeadQuery},
     loyalty::{
-        AccountByCustomerLoader, AccountLedger, AccountRedemptions, AccountTierHistory, LoyaltyMutation, LoyaltyQuery,
-        RewardLoader, TierLoader,
+        AccountByCustomerLoader, AccountLedger, AccountRedemptions, AccountReferrals, AccountTierHistory,
+        LoyaltyMutation, LoyaltyQuery, RewardLoader, TierLoader,
     },
     orders::{CustomerOrders, OrderMutation, OrderQuery},
     tickets::{
@@ -129,6 +129,7 @@ pub fn insert_loaders(state: &AppState, data: &mut async_graphql::Data) {
     data.insert(cached(ChildrenLoader::<AccountLedger>::new(db.clone())));
     data.insert(cached(ChildrenLoader::<AccountTierHistory>::new(db.clone())));
     data.insert(cached(ChildrenLoader::<AccountRedemptions>::new(db.clone())));
+    data.insert(cached(ChildrenLoader::<AccountReferrals>::new(db.clone())));
 }
 
 fn cached<L: Loader<K>, K: Send + Sync + Hash + Eq + Clone + 'static>(loader: L) -> DataLoader<L, HashMapCache> {

@@ -43,6 +43,10 @@ pub struct Model {
     pub expires_at: Option<DateTimeUtc>,
     /// For EXPIRE rows: the earning row whose points expired.
     pub lot_id: Option<Uuid>,
+    /// Earned but not yet spendable: counted in the account's pending points, not its balance.
+    pub pending: bool,
+    /// When pending points become spendable.
+    pub available_at: Option<DateTimeUtc>,
     pub actor_kind: ActorKind,
     pub actor_id: Option<Uuid>,
     pub created_at: DateTimeUtc,

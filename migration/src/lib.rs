@@ -6,6 +6,7 @@ mod m20261122_000001_foundation;
 mod m20261122_000002_crm;
 mod m20261122_000003_tickets;
 mod m20261122_000004_loyalty;
+mod m20261122_000005_loyalty_rules;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_crm::Migration),
             Box::new(m20261122_000003_tickets::Migration),
             Box::new(m20261122_000004_loyalty::Migration),
+            Box::new(m20261122_000005_loyalty_rules::Migration),
         ]
     }
 }

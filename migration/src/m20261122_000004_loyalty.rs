@@ -305,7 +305,7 @@ enum Tier {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-enum LoyaltyAccount {
+pub(crate) enum LoyaltyAccount {
     Table,
     Id,
     WorkspaceId,
@@ -318,10 +318,13 @@ enum LoyaltyAccount {
     Version,
     CreatedAt,
     UpdatedAt,
+    PendingPoints,
+    TierSince,
+    BelowTierSince,
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-enum PointsTransaction {
+pub(crate) enum PointsTransaction {
     Table,
     Id,
     WorkspaceId,
@@ -337,6 +340,8 @@ enum PointsTransaction {
     ActorId,
     CreatedAt,
     UpdatedAt,
+    Pending,
+    AvailableAt,
 }
 
 #[derive(DeriveIden, Clone, Copy)]

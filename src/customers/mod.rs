@@ -636,6 +636,9 @@ pub struct CreateCustomerInput {
     pub anniversary: Option<NaiveDate>,
     pub owner_id: Option<ID>,
     pub source: Option<AcquisitionSource>,
+    /// A customer's referral code: both sides earn the workspace's referral points when this
+    /// customer's first order completes (and survives the approval period).
+    pub referral_code: Option<String>,
     #[graphql(default)]
     pub marketing_consent: bool,
     #[graphql(default)]
@@ -735,6 +738,7 @@ impl CustomerMutation {
             anniversary: input.anniversary,
             owner_id: input.owner_id.as_ref().map(|id| parse_id(id, "input.ownerId")).transpose()?,
             source: input.source,
+            referral_code: input.referral_code,
             marketing_consent: input.marketing_consent,
             tags: input.tags,
             profile: input.profile.unwrap_or_default(),

@@ -44,6 +44,8 @@ pub struct NewCustomer {
     pub source: Option<AcquisitionSource>,
     pub source_lead_id: Option<Uuid>,
     pub referred_by_customer_id: Option<Uuid>,
+    /// A customer's referral code; opens a referral (see `loyalty::referrals`).
+    pub referral_code: Option<String>,
     pub marketing_consent: bool,
     pub tags: Vec<String>,
     pub profile: ProfileInput,
@@ -129,11 +131,17 @@ pub async fn create<C: ConnectionTrait>(
     if let Some(owner) = input.owner_id {
         ensure_owner(db, workspace_id, owner).await?;
     }
-    if let Some(referrer) = input.referred_by_customer_id {
-        get(db, workspace_id, referrer).await?;
-    }
+    let now = Utc::now();
+    let referrer = crate::loyalty::referrals::referrer_of(
+        db,
+        workspace_id,
+        &input.referral_code,
+        input.referred_by_customer_id,
+        now,
+    )
+    .await?;
     let tags = clean_tags(&input.tags)?;
-    let mut active = blank(workspace_id, name, Utc::now());
+    let mut active = blank(workspace_id, name, now);
     active.external_ref = Set(external_ref);
     active.email = Set(email);
     active.phone = Set(phone);
@@ -142,10 +150,15 @@ pub async fn create<C: ConnectionTrait>(
     active.source = Set(input.source);
     active.source_lead_id = Set(input.source_lead_id);
     active.owner_id = Set(input.owner_id);
-    active.referred_by_customer_id = Set(input.referred_by_customer_id);
+    active.referred_by_customer_id = Set(referrer.as_ref().map(|a| a.customer_id));
     active.marketing_consent = Set(input.marketing_consent);
     apply_profile!(active, input.profile);
     let customer = active.insert(db).await?;
+    // A converted lead's referral follows it (`referrals::on_convert`); only direct sign-ups open one here.
+    if let Some(referrer) = referrer.filter(|_| customer.source_lead_id.is_none()) {
+        crate::loyalty::referrals::open(db, &referrer, crate::loyalty::referrals::Referee::Customer(&customer), now)
+            .await?;
+    }
     lifecycle::record_event(db, &customer, None, LifecycleStage::New, "created", actor).await?;
     replace_tags(db, &customer, &tags).await?;
     audit::record(

@@ -59,6 +59,8 @@ pub async fn run_workspace(
         let changed = sweep_lifecycle(txn, workspace_id, now).await?;
         let created = rules::run(txn, workspace_id, now).await?;
         crate::loyalty::expiry::run(txn, workspace_id, now).await?;
+        crate::loyalty::service::review_tiers(txn, workspace_id, now).await?;
+        crate::loyalty::referrals::run(txn, workspace_id, now).await?;
         Ok(Some((created, changed)))
     })
     .await

@@ -247,6 +247,9 @@ pub struct CreateLeadInput {
     pub owner_id: Option<ID>,
     /// The customer who referred this lead.
     pub referred_by_customer_id: Option<ID>,
+    /// A customer's referral code (wins over `referredByCustomerId`). Both sides earn the
+    /// workspace's referral points when this lead, as a customer, completes a first order.
+    pub referral_code: Option<String>,
     pub profile: Option<ProfileInput>,
 }
 
@@ -340,6 +343,7 @@ impl LeadMutation {
             category: input.category,
             owner_id: optional_id(&input.owner_id, "input.ownerId")?,
             referred_by_customer_id: optional_id(&input.referred_by_customer_id, "input.referredByCustomerId")?,
+            referral_code: input.referral_code,
             profile: input.profile.unwrap_or_default(),
         };
         let lead = transact(state(ctx).db(), async |txn| {

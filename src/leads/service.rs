@@ -24,6 +24,7 @@ use crate::{
     contact::{normalize_email, normalize_name, normalize_phone},
     customers, follow_ups,
     graphql::{AppError, AppResult, ids::new_id},
+    loyalty::referrals,
     profile::{ProfileInput, completeness, text_change, value_change},
     profile_of, users,
 };
@@ -37,6 +38,8 @@ pub struct NewLead {
     pub category: LeadCategory,
     pub owner_id: Option<Uuid>,
     pub referred_by_customer_id: Option<Uuid>,
+    /// A customer's referral code; opens a referral (see `loyalty::referrals`).
+    pub referral_code: Option<String>,
     pub profile: ProfileInput,
 }
 
@@ -88,10 +91,9 @@ pub async fn create<C: ConnectionTrait>(
     if let Some(owner) = input.owner_id {
         ensure_owner(db, workspace_id, owner).await?;
     }
-    if let Some(referrer) = input.referred_by_customer_id {
-        customers::service::get(db, workspace_id, referrer).await?;
-    }
     let now = Utc::now();
+    let referrer =
+        referrals::referrer_of(db, workspace_id, &input.referral_code, input.referred_by_customer_id, now).await?;
     let mut active = lead::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(workspace_id),
@@ -106,7 +108,7 @@ pub async fn create<C: ConnectionTrait>(
         score_reasons: Set(json!([])),
         priority: Set(entity::enums::Priority::Low),
         owner_id: Set(input.owner_id),
-        referred_by_customer_id: Set(input.referred_by_customer_id),
+        referred_by_customer_id: Set(referrer.as_ref().map(|a| a.customer_id)),
         converted_customer_id: Set(None),
         converted_at: Set(None),
         disqualify_reason: Set(None),
@@ -120,6 +122,9 @@ pub async fn create<C: ConnectionTrait>(
     };
     apply_profile!(active, input.profile);
     let lead = rescore(db, active.insert(db).await?).await?;
+    if let Some(referrer) = &referrer {
+        referrals::open(db, referrer, referrals::Referee::Lead(&lead), now).await?;
+    }
     audit::record(db, workspace_id, actor, "lead.create", "lead", Some(lead.id), json!({ "name": lead.name })).await?;
     Ok(lead)
 }
@@ -415,6 +420,7 @@ pub async fn convert<C: ConnectionTrait>(
             customers::service::create(db, workspace_id, actor, new).await?
         }
     };
+    crate::loyalty::referrals::on_convert(db, &lead, &customer, Utc::now()).await?;
     // The lead's history becomes the customer's.
     interaction::Entity::update_many()
         .col_expr(interaction::Column::CustomerId, Expr::value(customer.id))

@@ -111,6 +111,8 @@ mod tests {
             idempotency_key: None,
             expires_at: expires_in_days.map(|d| base + Duration::days(d)),
             lot_id: None,
+            pending: false,
+            available_at: None,
             actor_kind: ActorKind::System,
             actor_id: None,
             created_at: base + Duration::minutes(n as i64),

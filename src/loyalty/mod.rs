@@ -2,6 +2,7 @@
 //! change is a ledger row (see `service`).
 
 pub mod expiry;
+pub mod referrals;
 pub mod rewards;
 pub mod service;
 
@@ -14,6 +15,7 @@ use entity::{
     loyalty_account,
     points_transaction::{self, PointsKind},
     redemption::{self, RedemptionStatus},
+    referral::{self, ReferralStatus},
     reward::{self, RewardKind},
     tier, tier_change,
 };
@@ -58,7 +60,9 @@ impl LoyaltyAccount {
     async fn id(&self) -> ID {
         to_id(self.0.id)
     }
+    /// Staff only: customers signed in to an app see their own data through `myAccount`.
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Customer>> {
+        authorize(ctx, Permission::ReadCustomers)?;
         loader::<CustomerLoader>(ctx)?.load_one(self.0.customer_id).await
     }
     /// Spendable points; always the sum of the ledger.
@@ -83,15 +87,25 @@ impl LoyaltyAccount {
             None => Ok(None),
         }
     }
-    /// The next tier up and the lifetime points still needed; null at the top.
+    /// The points that count towards a tier under the workspace's rule (`tierQualification`):
+    /// lifetime points, or points earned in the last 12 months net of reversals.
+    async fn qualifying_points(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        let db = state(ctx).db();
+        let settings = workspaces::service::settings(db, self.0.workspace_id).await?;
+        Ok(service::qualifying_points(db, &self.0, &settings, Utc::now()).await?)
+    }
+    /// The next tier up and the qualifying points still needed; null at the top.
     async fn next_tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<NextTier>> {
-        let tiers = service::tiers(state(ctx).db(), self.0.workspace_id).await?;
+        let db = state(ctx).db();
+        let settings = workspaces::service::settings(db, self.0.workspace_id).await?;
+        let points = service::qualifying_points(db, &self.0, &settings, Utc::now()).await?;
+        let tiers = service::tiers(db, self.0.workspace_id).await?;
         let current_rank = self.0.tier_id.and_then(|id| tiers.iter().find(|t| t.id == id)).map_or(i32::MIN, |t| t.rank);
         Ok(tiers
             .into_iter()
             .filter(|t| t.rank > current_rank)
             .min_by_key(|t| t.rank)
-            .map(|t| NextTier { points_needed: (t.min_points - self.0.lifetime_points).max(0), tier: Tier(t) }))
+            .map(|t| NextTier { points_needed: (t.min_points - points).max(0), tier: Tier(t) }))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -131,6 +145,19 @@ impl LoyaltyAccount {
         children_page::<AccountRedemptions, _>(ctx, self.0.id, PageArgs { first, after, last, before }, Redemption)
             .await
     }
+    /// Customers and leads this account referred, newest first (status PENDING, QUALIFIED,
+    /// REWARDED, or REFUSED with the reason).
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    async fn referrals(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Page<Referral>> {
+        children_page::<AccountReferrals, _>(ctx, self.0.id, PageArgs { first, after, last, before }, Referral).await
+    }
     /// Moves up and down the ladder, newest first.
     #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
     async fn tier_history(
@@ -163,6 +190,64 @@ child_relation!(
     CreatedAt,
     Desc
 );
+
+child_relation!(
+    /// The referrals an account made, newest first.
+    AccountReferrals,
+    referral,
+    ReferrerAccountId,
+    CreatedAt,
+    Desc
+);
+
+/// A referee brought in with an account's referral code.
+pub struct Referral(pub referral::Model);
+
+#[Object]
+impl Referral {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+    async fn status(&self) -> ReferralStatus {
+        self.0.status
+    }
+    /// Why a REFUSED referral will never pay (self-referral, loop, shared email or phone, …).
+    async fn refusal_reason(&self) -> Option<&str> {
+        self.0.refusal_reason.as_deref()
+    }
+    async fn referrer(&self, ctx: &Context<'_>) -> async_graphql::Result<LoyaltyAccount> {
+        Ok(LoyaltyAccount(service::get(state(ctx).db(), self.0.workspace_id, self.0.referrer_account_id).await?))
+    }
+    /// Staff only: the referred customer.
+    async fn referee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Customer>> {
+        authorize(ctx, Permission::ReadCustomers)?;
+        match self.0.referee_customer_id {
+            Some(id) => loader::<CustomerLoader>(ctx)?.load_one(id).await,
+            None => Ok(None),
+        }
+    }
+    /// The referred lead, while (or before) it became a customer.
+    async fn referee_lead_id(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ID>> {
+        authorize(ctx, Permission::ReadCustomers)?;
+        Ok(self.0.referee_lead_id.map(to_id))
+    }
+    async fn qualifying_order_id(&self) -> Option<ID> {
+        self.0.qualifying_order_id.map(to_id)
+    }
+    async fn qualified_at(&self) -> Option<DateTime<Utc>> {
+        self.0.qualified_at
+    }
+    /// When the rewards are paid if the qualifying order is still completed then.
+    async fn reward_due_at(&self) -> Option<DateTime<Utc>> {
+        self.0.reward_due_at
+    }
+    async fn rewarded_at(&self) -> Option<DateTime<Utc>> {
+        self.0.rewarded_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
 
 child_relation!(
     /// An account's redemptions, newest first.
@@ -415,6 +500,27 @@ pub struct LoyaltyQuery;
 
 #[Object]
 impl LoyaltyQuery {
+    /// The workspace's referrals, newest first; `status: REFUSED` lists the flagged ones to review.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    async fn referrals(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        status: Option<ReferralStatus>,
+    ) -> async_graphql::Result<Page<Referral>> {
+        let principal = authorize(ctx, Permission::ReadCustomers)?;
+        let mut query = referral::Entity::find().filter(referral::Column::WorkspaceId.eq(principal.workspace_id()));
+        if let Some(status) = status {
+            query = query.filter(referral::Column::Status.eq(status));
+        }
+        let order = vec![SortKey::new(referral::Column::CreatedAt, SortDirection::Desc)];
+        let args = PageArgs { first, after, last, before };
+        Ok(paginate(state(ctx).db(), query, order, referral::Column::Id, args, Referral).await?)
+    }
+
     async fn loyalty_account(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<LoyaltyAccount> {
         let principal = authorize(ctx, Permission::ReadCustomers)?;
         let id = parse_id(&id, "id")?;

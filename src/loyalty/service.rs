@@ -3,6 +3,8 @@
 //! `BEGIN IMMEDIATE`), so `points_balance == sum(ledger)` holds at every commit. Changes that
 //! clients retry carry an idempotency key, unique per workspace.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use entity::{
     loyalty_account, order,
@@ -11,8 +13,10 @@ use entity::{
 };
 use rand::Rng;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::Expr,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Alias, Expr, Func},
 };
 use uuid::Uuid;
 
@@ -23,7 +27,7 @@ use crate::{
     money,
     workspaces::{
         self,
-        settings::{PointsRounding, WorkspaceSettings},
+        settings::{PointsRounding, TierDowngrade, TierQualification, WorkspaceSettings},
     },
 };
 
@@ -116,6 +120,9 @@ pub async fn enroll<C: ConnectionTrait>(
         tier_id: Set(None),
         referral_code: Set(code),
         version: Set(0),
+        pending_points: Set(0),
+        tier_since: Set(None),
+        below_tier_since: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -213,6 +220,8 @@ pub async fn post<C: ConnectionTrait>(
         idempotency_key: Set(posting.idempotency_key),
         expires_at: Set(expiry_of(db, &account, posting.kind, posting.points, now).await?),
         lot_id: Set(posting.lot_id),
+        pending: Set(false),
+        available_at: Set(None),
         actor_kind: Set(posting.actor.kind),
         actor_id: Set(posting.actor.id),
         created_at: Set(now),
@@ -261,38 +270,178 @@ pub async fn tiers<C: ConnectionTrait>(db: &C, workspace_id: Uuid) -> AppResult<
         .await?)
 }
 
-/// The highest tier `lifetime_points` qualifies for.
-pub fn qualifying(tiers: &[tier::Model], lifetime_points: i64) -> Option<&tier::Model> {
-    tiers.iter().filter(|t| t.min_points <= lifetime_points).max_by_key(|t| t.rank)
+/// The highest tier `points` qualify for.
+pub fn qualifying(tiers: &[tier::Model], points: i64) -> Option<&tier::Model> {
+    tiers.iter().filter(|t| t.min_points <= points).max_by_key(|t| t.rank)
 }
 
-/// Promotes the account at once when its lifetime points qualify for a higher tier.
-async fn promote<C: ConnectionTrait>(
+const QUALIFYING_KINDS: [PointsKind; 5] = [
+    PointsKind::EarnPurchase,
+    PointsKind::EarnBonus,
+    PointsKind::EarnReferral,
+    PointsKind::Adjust,
+    PointsKind::Reversal,
+];
+
+/// Start of the rolling qualification window.
+fn rolling_window_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.checked_sub_months(chrono::Months::new(12)).unwrap_or(now)
+}
+
+/// The points that count towards a tier: lifetime points, or (rolling) what was earned in the last
+/// 12 months net of reversals, never below zero.
+pub async fn qualifying_points<C: ConnectionTrait>(
+    db: &C,
+    account: &loyalty_account::Model,
+    settings: &WorkspaceSettings,
+    now: DateTime<Utc>,
+) -> AppResult<i64> {
+    if settings.tier_qualification == TierQualification::Lifetime {
+        return Ok(account.lifetime_points);
+    }
+    let mut per_account = rolling_points(db, account.workspace_id, Some(account.id), now).await?;
+    Ok(per_account.remove(&account.id).unwrap_or(0))
+}
+
+/// Rolling-year qualifying points per account of the workspace (or of one account).
+async fn rolling_points<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    account_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> AppResult<HashMap<Uuid, i64>> {
+    let mut query = points_transaction::Entity::find()
+        .select_only()
+        .column(points_transaction::Column::AccountId)
+        .expr_as(
+            Func::cast_as(Func::sum(Expr::col(points_transaction::Column::Points)), Alias::new("BIGINT")),
+            "points",
+        )
+        .filter(points_transaction::Column::WorkspaceId.eq(workspace_id))
+        .filter(points_transaction::Column::Pending.eq(false))
+        .filter(points_transaction::Column::Kind.is_in(QUALIFYING_KINDS))
+        .filter(points_transaction::Column::CreatedAt.gt(rolling_window_start(now)))
+        .group_by(points_transaction::Column::AccountId);
+    if let Some(id) = account_id {
+        query = query.filter(points_transaction::Column::AccountId.eq(id));
+    }
+    let rows: Vec<(Uuid, Option<i64>)> = query.into_tuple().all(db).await?;
+    Ok(rows.into_iter().map(|(id, sum)| (id, sum.unwrap_or(0).max(0))).collect())
+}
+
+/// Moves the account to `target`, recording why; a new tier starts a new qualification period.
+async fn change_tier<C: ConnectionTrait>(
     db: &C,
     account: loyalty_account::Model,
+    target: Option<&tier::Model>,
+    reason: String,
     now: DateTime<Utc>,
 ) -> AppResult<loyalty_account::Model> {
-    let tiers = tiers(db, account.workspace_id).await?;
-    let Some(target) = qualifying(&tiers, account.lifetime_points) else { return Ok(account) };
-    let current_rank = account.tier_id.and_then(|id| tiers.iter().find(|t| t.id == id)).map(|t| t.rank);
-    if current_rank.is_some_and(|rank| rank >= target.rank) {
-        return Ok(account);
-    }
     tier_change::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(account.workspace_id),
         account_id: Set(account.id),
         from_tier_id: Set(account.tier_id),
-        to_tier_id: Set(Some(target.id)),
-        reason: Set(format!("{} lifetime points qualify for {}", account.lifetime_points, target.name)),
+        to_tier_id: Set(target.map(|t| t.id)),
+        reason: Set(reason),
         created_at: Set(now),
         updated_at: Set(now),
     }
     .insert(db)
     .await?;
     let mut active: loyalty_account::ActiveModel = account.into();
-    active.tier_id = Set(Some(target.id));
+    active.tier_id = Set(target.map(|t| t.id));
+    active.tier_since = Set(Some(now));
+    active.below_tier_since = Set(None);
+    active.updated_at = Set(now);
     Ok(active.update(db).await?)
+}
+
+/// Promotes the account at once when its qualifying points reach a higher tier.
+async fn promote<C: ConnectionTrait>(
+    db: &C,
+    account: loyalty_account::Model,
+    now: DateTime<Utc>,
+) -> AppResult<loyalty_account::Model> {
+    let tiers = tiers(db, account.workspace_id).await?;
+    if tiers.is_empty() {
+        return Ok(account);
+    }
+    let settings = workspaces::service::settings(db, account.workspace_id).await?;
+    let points = qualifying_points(db, &account, &settings, now).await?;
+    let Some(target) = qualifying(&tiers, points) else { return Ok(account) };
+    let current_rank = account.tier_id.and_then(|id| tiers.iter().find(|t| t.id == id)).map(|t| t.rank);
+    if current_rank.is_some_and(|rank| rank >= target.rank) {
+        return Ok(account);
+    }
+    let reason = format!("{points} qualifying points reach {}", target.name);
+    change_tier(db, account, Some(target), reason, now).await
+}
+
+/// The downgrade policy, run by the job: accounts that no longer qualify for their tier move down
+/// to the tier they qualify for, when the workspace's policy says so. Returns the accounts moved.
+pub async fn review_tiers<C: ConnectionTrait>(db: &C, workspace_id: Uuid, now: DateTime<Utc>) -> AppResult<u64> {
+    let settings = workspaces::service::settings(db, workspace_id).await?;
+    if settings.tier_downgrade == TierDowngrade::Never {
+        return Ok(0);
+    }
+    let tiers = tiers(db, workspace_id).await?;
+    let accounts = loyalty_account::Entity::find()
+        .filter(loyalty_account::Column::WorkspaceId.eq(workspace_id))
+        .filter(loyalty_account::Column::TierId.is_not_null())
+        .all(db)
+        .await?;
+    let rolling = match settings.tier_qualification {
+        TierQualification::RollingYear => rolling_points(db, workspace_id, None, now).await?,
+        TierQualification::Lifetime => HashMap::new(),
+    };
+    let mut moved = 0;
+    for account in accounts {
+        let points = match settings.tier_qualification {
+            TierQualification::Lifetime => account.lifetime_points,
+            TierQualification::RollingYear => rolling.get(&account.id).copied().unwrap_or(0),
+        };
+        let target = qualifying(&tiers, points);
+        let current = account.tier_id.and_then(|id| tiers.iter().find(|t| t.id == id));
+        let below = match (current, target) {
+            (Some(current), Some(target)) => target.rank < current.rank,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if !below {
+            if account.below_tier_since.is_some() {
+                let mut active: loyalty_account::ActiveModel = account.into();
+                active.below_tier_since = Set(None);
+                active.update(db).await?;
+            }
+            continue;
+        }
+        let due = match settings.tier_downgrade {
+            TierDowngrade::Never => false,
+            TierDowngrade::EndOfPeriod => account
+                .tier_since
+                .and_then(|since| since.checked_add_months(chrono::Months::new(12)))
+                .is_none_or(|period_end| period_end <= now),
+            TierDowngrade::AfterDaysBelow => account
+                .below_tier_since
+                .is_some_and(|since| now - since >= chrono::Duration::days(settings.tier_downgrade_days)),
+        };
+        if due {
+            let reason = match settings.tier_downgrade {
+                TierDowngrade::EndOfPeriod => {
+                    format!("{points} qualifying points at the end of the qualification period")
+                }
+                _ => format!("{points} qualifying points for {} days", settings.tier_downgrade_days),
+            };
+            change_tier(db, account, target, reason, now).await?;
+            moved += 1;
+        } else if account.below_tier_since.is_none() {
+            let mut active: loyalty_account::ActiveModel = account.into();
+            active.below_tier_since = Set(Some(now));
+            active.update(db).await?;
+        }
+    }
+    Ok(moved)
 }
 
 /// Folds the merged customer's account into the survivor's: the ledger, tier history, balance,

@@ -94,6 +94,7 @@ pub async fn record<C: ConnectionTrait>(db: &C, workspace_id: Uuid, input: Order
     }
     after_change(db, workspace_id, order.customer_id).await?;
     loyalty::service::earn_for_order(db, &order, Actor::SYSTEM, now).await?;
+    loyalty::referrals::on_order(db, &order, now).await?;
     Ok(Recorded { order, created: true })
 }
 
@@ -134,6 +135,7 @@ async fn change_status<C: ConnectionTrait>(
     let order = active.update(db).await?;
     after_change(db, workspace_id, order.customer_id).await?;
     loyalty::service::reverse_for_order(db, &order, actor, now).await?;
+    loyalty::referrals::on_order_reversed(db, &order, now).await?;
     let action = if to == OrderStatus::Refunded { "order.refund" } else { "order.cancel" };
     audit::record(
         db,

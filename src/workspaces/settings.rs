@@ -47,6 +47,46 @@ pub struct WorkspaceSettings {
     pub goodwill_points_on_breach: i64,
     /// Earned points expire this many months after they were earned (oldest spent first); 0 = never.
     pub points_expiry_months: u32,
+    /// Purchase points become spendable this many days after the order (returns window); 0 = at once.
+    pub points_pending_days: i64,
+    /// Bonus points on a customer's first completed order; 0 = off.
+    pub first_purchase_bonus_points: i64,
+    /// Bonus points once a year in the customer's birthday month (granted by the daily job); 0 = off.
+    pub birthday_bonus_points: i64,
+    /// Bonus points for giving feedback (NPS, CSAT, "why us?"), once per feedback; 0 = off.
+    pub feedback_bonus_points: i64,
+    /// What counts towards a tier: all points ever earned, or those earned in the last 12 months.
+    pub tier_qualification: TierQualification,
+    /// When an account that no longer qualifies for its tier moves down.
+    pub tier_downgrade: TierDowngrade,
+    /// For `AFTER_DAYS_BELOW`: how many days below the threshold before moving down.
+    pub tier_downgrade_days: i64,
+    /// Points for the referrer when the referee's first order is approved; 0 = none.
+    pub referrer_points: i64,
+    /// Points for the referee at the same moment; 0 = none.
+    pub referee_points: i64,
+    /// Days a referee's first order must survive (not refunded or cancelled) before rewards are paid.
+    pub referral_approval_days: i64,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TierQualification {
+    /// Lifetime points (never decrease, so tiers are kept for good).
+    Lifetime,
+    /// Points earned in the last 12 months, net of reversals.
+    RollingYear,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TierDowngrade {
+    /// A tier once reached is kept.
+    Never,
+    /// Re-evaluated at the end of each 12-month qualification period counted from when the tier was reached.
+    EndOfPeriod,
+    /// Moved down after `tierDowngradeDays` days in a row below the tier's threshold.
+    AfterDaysBelow,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
@@ -80,6 +120,16 @@ impl Default for WorkspaceSettings {
             allow_negative_balance: false,
             goodwill_points_on_breach: 0,
             points_expiry_months: 0,
+            points_pending_days: 0,
+            first_purchase_bonus_points: 0,
+            birthday_bonus_points: 0,
+            feedback_bonus_points: 0,
+            tier_qualification: TierQualification::Lifetime,
+            tier_downgrade: TierDowngrade::Never,
+            tier_downgrade_days: 30,
+            referrer_points: 0,
+            referee_points: 0,
+            referral_approval_days: 0,
         }
     }
 }

@@ -20,12 +20,12 @@ const CHANGE: &str =
     "mutation($input: ChangePointsInput!) { adjustPoints(input: $input) { replayed account { pointsBalance } } }";
 const BONUS: &str = "mutation($input: ChangePointsInput!) { awardBonus(input: $input) { replayed transaction { points } account { pointsBalance lifetimePoints } } }";
 
-async fn account(app: &TestApp, tenant: &Tenant, customer: &str) -> Value {
+pub(crate) async fn account(app: &TestApp, tenant: &Tenant, customer: &str) -> Value {
     app.ok(Some(&tenant.admin_token), ACCOUNT, json!({ "id": customer })).await["customer"]["loyaltyAccount"].clone()
 }
 
 /// `pointsBalance == sum(ledger)` for every account of the workspace.
-async fn assert_ledger_balances(app: &TestApp, tenant: &Tenant) {
+pub(crate) async fn assert_ledger_balances(app: &TestApp, tenant: &Tenant) {
     let accounts = loyalty_account::Entity::find()
         .filter(loyalty_account::Column::WorkspaceId.eq(tenant.workspace.id))
         .all(app.db())
@@ -44,7 +44,7 @@ async fn assert_ledger_balances(app: &TestApp, tenant: &Tenant) {
     }
 }
 
-async fn tiers(app: &TestApp, tenant: &Tenant) {
+pub(crate) async fn tiers(app: &TestApp, tenant: &Tenant) {
     for (name, rank, min, multiplier) in [("Bronze", 1, 0, 100), ("Gold", 2, 100, 150)] {
         app.ok(
             Some(&tenant.admin_token),
@@ -55,7 +55,7 @@ async fn tiers(app: &TestApp, tenant: &Tenant) {
     }
 }
 
-fn earlier(days: i64) -> String {
+pub(crate) fn earlier(days: i64) -> String {
     (Utc::now() - Duration::days(days)).to_rfc3339()
 }
 

@@ -13,6 +13,7 @@ mod import;
 mod jwt;
 mod leads;
 mod loyalty;
+mod loyalty_rules;
 mod orders;
 mod privacy;
 mod roles;
