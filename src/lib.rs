@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod contact;
+pub mod customer_app;
 pub mod customers;
 pub mod db;
 pub mod demo;

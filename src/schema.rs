@@ -11,6 +11,7 @@ use crate::{
     AppState,
     audit::AuditQuery,
     auth::graphql::{ApiKeyMutation, ApiKeyQuery, AuthMutation},
+    customer_app::{CustomerAppMutation, CustomerAppQuery},
     customers::{
         CustomerLoader, CustomerMutation, CustomerNotes, CustomerQuery, LifecycleHistory, ReachabilityLoader, TagLoader,
     },
@@ -49,6 +50,7 @@ pub struct Query(
     SupportSetupQuery,
     ComplaintReportQuery,
     LoyaltyQuery,
+    CustomerAppQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -67,6 +69,7 @@ pub struct Mutation(
     SupportSetupMutation,
     LoyaltyMutation,
     WorkspaceMutation,
+    CustomerAppMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -11,6 +11,9 @@ pub enum ActorKind {
     ApiKey,
     #[sea_orm(string_value = "SYSTEM")]
     System,
+    /// A customer signed in to an app (their own redemptions and ratings).
+    #[sea_orm(string_value = "CUSTOMER")]
+    Customer,
 }
 
 /// An append-only record of a security- or money-relevant change.

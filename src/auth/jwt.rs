@@ -12,8 +12,10 @@ use crate::{
 };
 
 pub const ISSUER: &str = "vafa";
-/// Staff access tokens; customer tokens (mobile apps) will carry another audience.
+/// Staff access tokens.
 pub const STAFF_AUDIENCE: &str = "vafa:staff";
+/// Customer access tokens (mobile apps): the subject is a customer, who sees only their own data.
+pub const CUSTOMER_AUDIENCE: &str = "vafa:customer";
 /// Clock skew tolerated between servers, in seconds.
 const LEEWAY_SECS: u64 = 5;
 
@@ -47,7 +49,7 @@ impl JwtKeys {
     pub fn new(settings: JwtSettings) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[STAFF_AUDIENCE]);
+        validation.set_audience(&[STAFF_AUDIENCE, CUSTOMER_AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECS;
@@ -60,13 +62,22 @@ impl JwtKeys {
     }
 
     pub fn issue_access(&self, user_id: Uuid, workspace_id: Uuid) -> AppResult<SignedToken> {
+        self.issue(user_id, workspace_id, STAFF_AUDIENCE)
+    }
+
+    /// A token for a customer (mobile apps); see `customer_app`.
+    pub fn issue_customer_access(&self, customer_id: Uuid, workspace_id: Uuid) -> AppResult<SignedToken> {
+        self.issue(customer_id, workspace_id, CUSTOMER_AUDIENCE)
+    }
+
+    fn issue(&self, subject: Uuid, workspace_id: Uuid, audience: &str) -> AppResult<SignedToken> {
         let now = Utc::now();
         let expires_at = now + self.settings.access_token_ttl;
         let claims = AccessClaims {
-            sub: user_id,
+            sub: subject,
             ws: workspace_id,
             iss: ISSUER.to_owned(),
-            aud: STAFF_AUDIENCE.to_owned(),
+            aud: audience.to_owned(),
             iat: now.timestamp(),
             nbf: now.timestamp(),
             exp: expires_at.timestamp(),

@@ -87,14 +87,38 @@ impl Permission {
 /// An authenticated caller, always bound to exactly one workspace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Principal {
-    Staff { user_id: Uuid, workspace_id: Uuid, role: UserRole },
-    Integration { api_key_id: Uuid, workspace_id: Uuid, scopes: Vec<ApiScope> },
+    Staff {
+        user_id: Uuid,
+        workspace_id: Uuid,
+        role: UserRole,
+    },
+    Integration {
+        api_key_id: Uuid,
+        workspace_id: Uuid,
+        scopes: Vec<ApiScope>,
+    },
+    /// A customer signed in to an app: no staff permission at all; the few resolvers that serve
+    /// customers check that the data is their own (`customer_app`).
+    Customer {
+        customer_id: Uuid,
+        workspace_id: Uuid,
+    },
 }
 
 impl Principal {
     pub fn workspace_id(&self) -> Uuid {
         match self {
-            Principal::Staff { workspace_id, .. } | Principal::Integration { workspace_id, .. } => *workspace_id,
+            Principal::Staff { workspace_id, .. }
+            | Principal::Integration { workspace_id, .. }
+            | Principal::Customer { workspace_id, .. } => *workspace_id,
+        }
+    }
+
+    /// The signed-in customer, for a customer principal.
+    pub fn customer_id(&self) -> Option<Uuid> {
+        match self {
+            Principal::Customer { customer_id, .. } => Some(*customer_id),
+            _ => None,
         }
     }
 
@@ -127,6 +151,7 @@ impl Principal {
                 ApiScope::TicketsRead => permission == ReadTickets,
                 ApiScope::TicketsWrite => matches!(permission, ReadTickets | WriteTickets),
             }),
+            Principal::Customer { .. } => false,
         }
     }
 
@@ -135,6 +160,7 @@ impl Principal {
         match self {
             Principal::Staff { user_id, .. } => Actor { kind: ActorKind::User, id: Some(*user_id) },
             Principal::Integration { api_key_id, .. } => Actor { kind: ActorKind::ApiKey, id: Some(*api_key_id) },
+            Principal::Customer { customer_id, .. } => Actor { kind: ActorKind::Customer, id: Some(*customer_id) },
         }
     }
 }
@@ -163,6 +189,14 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> AppResult<O
         return api_keys::authenticate(state.db(), token).await.map(Some);
     }
     let claims = state.jwt().verify_access(token)?;
+    if claims.aud == jwt::CUSTOMER_AUDIENCE {
+        let customer = entity::customer::Entity::find_by_id(claims.sub)
+            .one(state.db())
+            .await?
+            .filter(|c| c.workspace_id == claims.ws && c.deleted_at.is_none())
+            .ok_or_else(|| AppError::Unauthenticated("the token's customer is unknown or deleted".to_owned()))?;
+        return Ok(Some(Principal::Customer { customer_id: customer.id, workspace_id: customer.workspace_id }));
+    }
     let user = user::Entity::find_by_id(claims.sub)
         .one(state.db())
         .await?

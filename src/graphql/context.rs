@@ -42,6 +42,14 @@ pub fn authorize<'a>(ctx: &Context<'a>, permission: Permission) -> AppResult<&'a
     }
 }
 
+/// For the few actions customers take on their own data (redeem a reward, rate a ticket): staff
+/// and API keys need `permission`; a customer principal passes, and the resolver must check that
+/// the data is theirs (`Principal::customer_id`).
+pub fn authorize_or_customer<'a>(ctx: &Context<'a>, permission: Permission) -> AppResult<&'a Principal> {
+    let principal = principal(ctx)?;
+    if principal.customer_id().is_some() { Ok(principal) } else { authorize(ctx, permission) }
+}
+
 /// A data loader that lives for one request, with a per-request cache.
 pub type RequestLoader<L> = async_graphql::dataloader::DataLoader<L, async_graphql::dataloader::HashMapCache>;
 

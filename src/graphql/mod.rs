@@ -8,7 +8,7 @@ pub mod error;
 pub mod filter;
 pub mod ids;
 
-pub use context::{RequestContext, authorize, loader, principal, state};
+pub use context::{RequestContext, authorize, authorize_or_customer, loader, principal, state};
 pub use error::{AppError, AppResult};
 
 use sea_orm::{DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions, TransactionTrait};

@@ -30,7 +30,7 @@ use crate::{
     child_relation,
     customers::{Customer, CustomerLoader},
     graphql::{
-        AppError, AppResult, authorize,
+        AppError, AppResult, authorize, authorize_or_customer,
         children::children_page,
         connection::{Page, PageArgs, SortDirection, SortKey, page_complexity, paginate},
         ids::{new_id, parse_id, to_id},
@@ -542,19 +542,13 @@ impl LoyaltyQuery {
     ) -> async_graphql::Result<Page<Reward>> {
         let principal = authorize(ctx, Permission::ReadCustomers)?;
         let db = state(ctx).db();
-        let mut query = reward::Entity::find().filter(reward::Column::WorkspaceId.eq(principal.workspace_id()));
-        if let Some(id) = &account_id {
-            let account = service::get(db, principal.workspace_id(), parse_id(id, "accountId")?).await?;
-            let rank = rewards::tier_rank(db, &account).await?;
-            let now = Utc::now();
-            use sea_orm::ExprTrait;
-            query = query
-                .filter(reward::Column::CostPoints.lte(account.points_balance))
-                .filter(reward::Column::MinTierRank.is_null().or(reward::Column::MinTierRank.lte(rank)))
-                .filter(reward::Column::ActiveFrom.is_null().or(reward::Column::ActiveFrom.lte(now)))
-                .filter(reward::Column::ActiveTo.is_null().or(reward::Column::ActiveTo.gt(now)))
-                .filter(reward::Column::Stock.is_null().or(reward::Column::Stock.gt(0)));
-        }
+        let query = match &account_id {
+            Some(id) => {
+                let account = service::get(db, principal.workspace_id(), parse_id(id, "accountId")?).await?;
+                rewards::affordable(db, &account, Utc::now()).await?
+            }
+            None => reward::Entity::find().filter(reward::Column::WorkspaceId.eq(principal.workspace_id())),
+        };
         let order = vec![SortKey::new(reward::Column::CostPoints, SortDirection::Asc)];
         let args = PageArgs { first, after, last, before };
         Ok(paginate(db, query, order, reward::Column::Id, args, Reward).await?)
@@ -875,10 +869,17 @@ impl LoyaltyMutation {
         ctx: &Context<'_>,
         input: RedeemRewardInput,
     ) -> async_graphql::Result<RedemptionPayload> {
-        let principal = authorize(ctx, Permission::WriteCustomers)?;
+        let principal = authorize_or_customer(ctx, Permission::WriteCustomers)?;
         let ws = principal.workspace_id();
         let account_id = parse_id(&input.account_id, "input.accountId")?;
         let reward_id = parse_id(&input.reward_id, "input.rewardId")?;
+        if let Some(customer_id) = principal.customer_id() {
+            // Customers redeem for themselves only; another account does not exist for them.
+            let account = service::get(state(ctx).db(), ws, account_id).await?;
+            if account.customer_id != customer_id {
+                return Err(AppError::not_found("loyalty account").into());
+            }
+        }
         let (redemption, account, created) = transact(state(ctx).db(), async |txn| {
             let (redemption, created) =
                 rewards::redeem(txn, ws, account_id, reward_id, &input.idempotency_key, principal.actor(), Utc::now())

@@ -110,6 +110,22 @@ pub async fn tier_rank<C: ConnectionTrait>(db: &C, account: &loyalty_account::Mo
     })
 }
 
+/// The workspace's rewards `account` may see (its tier) and can afford now, in stock and active.
+pub async fn affordable<C: ConnectionTrait>(
+    db: &C,
+    account: &loyalty_account::Model,
+    now: DateTime<Utc>,
+) -> AppResult<sea_orm::Select<reward::Entity>> {
+    let rank = tier_rank(db, account).await?;
+    Ok(reward::Entity::find()
+        .filter(reward::Column::WorkspaceId.eq(account.workspace_id))
+        .filter(reward::Column::CostPoints.lte(account.points_balance))
+        .filter(reward::Column::MinTierRank.is_null().or(reward::Column::MinTierRank.lte(rank)))
+        .filter(reward::Column::ActiveFrom.is_null().or(reward::Column::ActiveFrom.lte(now)))
+        .filter(reward::Column::ActiveTo.is_null().or(reward::Column::ActiveTo.gt(now)))
+        .filter(reward::Column::Stock.is_null().or(reward::Column::Stock.gt(0))))
+}
+
 pub fn is_active(reward: &reward::Model, now: DateTime<Utc>) -> bool {
     reward.active_from.is_none_or(|from| from <= now) && reward.active_to.is_none_or(|to| now < to)
 }

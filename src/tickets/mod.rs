@@ -27,7 +27,7 @@ use crate::{
     customers::{Customer, CustomerLoader},
     events::Outbox,
     graphql::{
-        AppError, authorize,
+        AppError, authorize, authorize_or_customer,
         children::children_page,
         connection::{NullsPlacement, Page, PageArgs, SortDirection, SortKey, page_complexity, paginate},
         filter::{DateTimeFilter, EnumFilter, IdFilter, StringFilter, boolean_ops},
@@ -828,8 +828,15 @@ impl TicketMutation {
 
     /// CSAT after resolution, recorded on the customer's behalf.
     async fn rate_ticket(&self, ctx: &Context<'_>, input: RateTicketInput) -> async_graphql::Result<TicketPayload> {
-        let principal = authorize(ctx, Permission::WriteTickets)?;
+        let principal = authorize_or_customer(ctx, Permission::WriteTickets)?;
         let id = parse_id(&input.ticket_id, "input.ticketId")?;
+        if let Some(customer_id) = principal.customer_id() {
+            // Customers rate their own tickets only; others do not exist for them.
+            let t = service::get(state(ctx).db(), principal.workspace_id(), id).await?;
+            if t.customer_id != Some(customer_id) {
+                return Err(AppError::not_found("ticket").into());
+            }
+        }
         let t =
             change_ticket(ctx, principal, async |txn, c| service::rate(txn, c, id, input.score, input.comment).await)
                 .await?;

@@ -118,6 +118,9 @@ impl UserQuery {
             Principal::Integration { .. } => {
                 Err(AppError::Forbidden("`me` is for staff users; API keys have no user".to_owned()).into())
             }
+            Principal::Customer { .. } => {
+                Err(AppError::Forbidden("`me` is for staff users; customers use `myAccount`".to_owned()).into())
+            }
         }
     }
 

@@ -238,7 +238,7 @@ async fn merging_customers_folds_accounts_and_tickets(app: TestApp) {
 const REDEEM: &str = "mutation($input: RedeemRewardInput!) { redeemReward(input: $input) {
   created redemption { id couponCode status points } account { pointsBalance } } }";
 
-async fn enrolled_with(app: &TestApp, tenant: &Tenant, points: i64) -> (String, Value) {
+pub(crate) async fn enrolled_with(app: &TestApp, tenant: &Tenant, points: i64) -> (String, Value) {
     let token = Some(tenant.admin_token.as_str());
     let ada = app.customer(&tenant.admin_token, json!({ "name": "Ada" })).await;
     let id = app
@@ -258,7 +258,7 @@ async fn enrolled_with(app: &TestApp, tenant: &Tenant, points: i64) -> (String, 
     (ada, id)
 }
 
-async fn reward(app: &TestApp, tenant: &Tenant, input: Value) -> Value {
+pub(crate) async fn reward(app: &TestApp, tenant: &Tenant, input: Value) -> Value {
     app.ok(
         Some(&tenant.admin_token),
         "mutation($input: RewardInput!) { createReward(input: $input) { reward { id stock value } } }",

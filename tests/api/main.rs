@@ -6,6 +6,7 @@ mod support;
 mod api_keys;
 mod auth;
 mod cli;
+mod customer_app;
 mod customers;
 mod follow_ups;
 mod http;
