@@ -6,7 +6,7 @@ use entity::order::{self, OrderChannel, OrderStatus};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    TryInsertResult,
+    QuerySelect, TryInsertResult,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -115,7 +115,13 @@ async fn change_status<C: ConnectionTrait>(
     id: Uuid,
     to: OrderStatus,
 ) -> AppResult<order::Model> {
-    let current = get(db, workspace_id, id).await?;
+    // Locked (PostgreSQL): two concurrent refunds of one order must not both see it completed.
+    let current = order::Entity::find_by_id(id)
+        .filter(order::Column::WorkspaceId.eq(workspace_id))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("order"))?;
     if current.status != OrderStatus::Completed {
         return Err(AppError::InvalidTransition(format!(
             "only a completed order can be {}; this one is {}",

@@ -24,7 +24,8 @@ pub(crate) async fn account(app: &TestApp, tenant: &Tenant, customer: &str) -> V
     app.ok(Some(&tenant.admin_token), ACCOUNT, json!({ "id": customer })).await["customer"]["loyaltyAccount"].clone()
 }
 
-/// `pointsBalance == sum(ledger)` for every account of the workspace.
+/// For every account of the workspace: `pointsBalance == sum(released ledger rows)` and
+/// `pendingPoints == sum(pending rows)`.
 pub(crate) async fn assert_ledger_balances(app: &TestApp, tenant: &Tenant) {
     let accounts = loyalty_account::Entity::find()
         .filter(loyalty_account::Column::WorkspaceId.eq(tenant.workspace.id))
@@ -32,15 +33,14 @@ pub(crate) async fn assert_ledger_balances(app: &TestApp, tenant: &Tenant) {
         .await
         .unwrap();
     for a in accounts {
-        let ledger: i64 = points_transaction::Entity::find()
+        let ledger = points_transaction::Entity::find()
             .filter(points_transaction::Column::AccountId.eq(a.id))
             .all(app.db())
             .await
-            .unwrap()
-            .iter()
-            .map(|t| t.points)
-            .sum();
-        assert_eq!(a.points_balance, ledger, "balance of {} differs from its ledger", a.id);
+            .unwrap();
+        let sum = |pending: bool| ledger.iter().filter(|t| t.pending == pending).map(|t| t.points).sum::<i64>();
+        assert_eq!(a.points_balance, sum(false), "balance of {} differs from its ledger", a.id);
+        assert_eq!(a.pending_points, sum(true), "pending points of {} differ from its ledger", a.id);
     }
 }
 
@@ -350,6 +350,84 @@ async fn concurrent_redemptions_spend_exactly_the_balance(app: TestApp) {
     assert_ledger_balances(app, &tenant).await;
 }
 
+/// Orders, refunds and redemptions on one account at once, each also retried: every order earns
+/// once, every refund reverses once, every idempotency key buys at most once, the balance never
+/// goes below zero and always equals the ledger.
+async fn mixed_concurrent_changes_keep_the_ledger(app: TestApp) {
+    use futures_util::FutureExt;
+    let tenant = app.tenant("acme").await;
+    let token = tenant.admin_token.as_str();
+    let (ada, account_id) = enrolled_with(&app, &tenant, 100).await;
+    let coffee = reward(&app, &tenant, json!({ "name": "Coffee", "kind": "FREE_PRODUCT", "costPoints": 10 })).await;
+    let mut old_orders = Vec::new();
+    for i in 0..10 {
+        old_orders.push(app.order(token, &ada, &format!("old{i}"), "10.00", &earlier(1)).await["order"]["id"].clone());
+    }
+    let app = &app;
+    let placed = earlier(0);
+    let record = "mutation($input: RecordOrderInput!) { recordOrder(input: $input) { created } }";
+    let refund = "mutation($id: ID!) { refundOrder(input: { orderId: $id }) { order { status } } }";
+    let mut work = Vec::new();
+    for attempt in 0..2 {
+        for i in 0..20 {
+            let input = json!({ "input": { "customerId": ada, "externalRef": format!("new{i}"), "amount": "10.00", "placedAt": placed } });
+            work.push(async move { ("order", app.post(Some(token), record, input).await.1) }.boxed_local());
+        }
+        for id in &old_orders {
+            let variables = json!({ "id": id });
+            work.push(async move { ("refund", app.post(Some(token), refund, variables).await.1) }.boxed_local());
+        }
+        for i in 0..30 {
+            let key = format!("r{}", (i + attempt * 7) % 40);
+            let input =
+                json!({ "input": { "accountId": account_id, "rewardId": coffee["id"], "idempotencyKey": key } });
+            work.push(async move { ("redeem", app.post(Some(token), REDEEM, input).await.1) }.boxed_local());
+        }
+    }
+    let results = futures_util::future::join_all(work).await;
+    for (kind, result) in &results {
+        let code = &result["errors"][0]["extensions"]["code"];
+        let allowed = match *kind {
+            "order" => code.is_null(),
+            "refund" => code.is_null() || code == "INVALID_TRANSITION",
+            _ => code.is_null() || code == "INSUFFICIENT_POINTS",
+        };
+        assert!(allowed, "{kind}: {result}");
+    }
+    let ledger = points_transaction::Entity::find()
+        .filter(points_transaction::Column::WorkspaceId.eq(tenant.workspace.id))
+        .all(app.db())
+        .await
+        .unwrap();
+    let rows = |kind: &str| ledger.iter().filter(|t| format!("{:?}", t.kind).eq_ignore_ascii_case(kind)).count();
+    assert_eq!(rows("EarnPurchase"), 30, "each order earned once");
+    assert_eq!(rows("Reversal"), 10, "each refund reversed once");
+    let redemptions = entity::redemption::Entity::find()
+        .filter(entity::redemption::Column::WorkspaceId.eq(tenant.workspace.id))
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(rows("Redeem"), redemptions.len(), "one debit per coupon");
+    let keys: std::collections::HashSet<_> = redemptions.iter().map(|r| r.idempotency_key.clone()).collect();
+    assert_eq!(keys.len(), redemptions.len(), "a retried key never buys twice");
+    let a = loyalty_account::Entity::find()
+        .filter(loyalty_account::Column::WorkspaceId.eq(tenant.workspace.id))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(a.points_balance >= 0, "{a:?}");
+    let taken_back: i64 =
+        ledger.iter().filter(|t| t.kind == points_transaction::PointsKind::Reversal).map(|t| -t.points).sum();
+    let earned: i64 =
+        ledger.iter().filter(|t| t.kind == points_transaction::PointsKind::EarnPurchase).map(|t| t.points).sum();
+    // Debt is kept back from later earnings: 300 earned minus what was posted.
+    let netted = 300 - earned;
+    assert_eq!(taken_back + a.debt_points + netted, 100, "what refunds could not take back is owed or netted");
+    assert_eq!(a.points_balance, 100 + earned - 10 * redemptions.len() as i64 - taken_back);
+    assert_ledger_balances(app, &tenant).await;
+}
+
 async fn settings_drive_goodwill_for_breached_complaints(app: TestApp) {
     let tenant = app.tenant("acme").await;
     let token = Some(tenant.admin_token.as_str());
@@ -441,4 +519,5 @@ db_tests!(
     spent_points_become_debt,
     manual_changes_are_idempotent_and_guarded,
     concurrent_spending_never_overdraws,
+    mixed_concurrent_changes_keep_the_ledger,
 );
