@@ -70,6 +70,16 @@ pub async fn record<C: ConnectionTrait>(db: &C, workspace_id: Uuid, input: NewFe
     .insert(db)
     .await?;
     let settings = workspaces::service::settings(db, workspace_id).await?;
+    crate::loyalty::service::grant_bonus(
+        db,
+        workspace_id,
+        customer.id,
+        settings.feedback_bonus_points,
+        "thank you for your feedback".to_owned(),
+        format!("feedback:{}", row.id),
+        now,
+    )
+    .await?;
     lifecycle::reevaluate(db, customer, &settings, now).await?;
     Ok(row)
 }

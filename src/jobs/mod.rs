@@ -58,6 +58,8 @@ pub async fn run_workspace(
         // Stages first: the rules look at them (dormant customers get reactivation, not check-ins).
         let changed = sweep_lifecycle(txn, workspace_id, now).await?;
         let created = rules::run(txn, workspace_id, now).await?;
+        crate::loyalty::service::release_pending(txn, workspace_id, now).await?;
+        crate::loyalty::service::birthday_bonuses(txn, workspace_id, now).await?;
         crate::loyalty::expiry::run(txn, workspace_id, now).await?;
         crate::loyalty::service::review_tiers(txn, workspace_id, now).await?;
         crate::loyalty::referrals::run(txn, workspace_id, now).await?;

@@ -13,11 +13,12 @@ use uuid::Uuid;
 use super::service::{self, Posting};
 use crate::{auth::Actor, graphql::AppResult};
 
-/// Points left of each credit (in ledger order) after all debits are taken oldest-first.
+/// Points left of each credit (in ledger order) after all debits are taken oldest-first. Pending
+/// rows are not spendable yet, so they take no part.
 pub fn remaining(ledger: &[points_transaction::Model]) -> Vec<(&points_transaction::Model, i64)> {
-    let mut debits: i64 = ledger.iter().filter(|t| t.points < 0).map(|t| -t.points).sum();
-    ledger
-        .iter()
+    let released = || ledger.iter().filter(|t| !t.pending);
+    let mut debits: i64 = released().filter(|t| t.points < 0).map(|t| -t.points).sum();
+    released()
         .filter(|t| t.points > 0)
         .map(|credit| {
             let used = debits.min(credit.points);
@@ -83,6 +84,7 @@ pub async fn run<C: ConnectionTrait>(db: &C, workspace_id: Uuid, now: DateTime<U
                 order_id: None,
                 reason: Some(format!("{points} points expired")),
                 idempotency_key: Some(format!("expire:{lot}")),
+                available_at: None,
                 actor: Actor::SYSTEM,
             };
             account = service::post(db, account, posting, true, now).await?.account;

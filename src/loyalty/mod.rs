@@ -69,6 +69,10 @@ impl LoyaltyAccount {
     async fn points_balance(&self) -> i64 {
         self.0.points_balance
     }
+    /// Earned but not spendable yet (the workspace's pending period, e.g. a returns window).
+    async fn pending_points(&self) -> i64 {
+        self.0.pending_points
+    }
     /// Everything ever earned; never decreases.
     async fn lifetime_points(&self) -> i64 {
         self.0.lifetime_points
@@ -393,6 +397,18 @@ impl PointsTransaction {
     }
     async fn reason(&self) -> Option<&str> {
         self.0.reason.as_deref()
+    }
+    /// True while the points wait for their pending period; they count in `pendingPoints`, not the balance.
+    async fn pending(&self) -> bool {
+        self.0.pending
+    }
+    /// When the points became (or become) spendable.
+    async fn available_at(&self) -> Option<DateTime<Utc>> {
+        self.0.available_at
+    }
+    /// When what is left of these earned points expires.
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at
     }
     async fn idempotency_key(&self) -> Option<&str> {
         self.0.idempotency_key.as_deref()
@@ -791,6 +807,7 @@ async fn change_points<C: ConnectionTrait>(
         order_id: None,
         reason: Some(reason.clone()),
         idempotency_key: Some(format!("manual:{key}")),
+        available_at: None,
         actor: principal.actor(),
     };
     let posted = service::post(db, account, posting, settings.allow_negative_balance, Utc::now()).await?;

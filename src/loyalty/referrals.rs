@@ -254,6 +254,7 @@ async fn pay<C: ConnectionTrait>(db: &C, referral: referral::Model, now: DateTim
             order_id: Some(order_id),
             reason: Some(format!("referral reward ({side})")),
             idempotency_key: Some(format!("referral:{}:{side}", referral.id)),
+            available_at: None,
             actor: Actor::SYSTEM,
         };
         service::post(db, account, posting, true, now).await?;

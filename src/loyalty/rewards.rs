@@ -192,6 +192,7 @@ pub async fn redeem<C: ConnectionTrait>(
         order_id: None,
         reason: Some(format!("redeemed {}", reward.name)),
         idempotency_key: Some(format!("redeem:{key}")),
+        available_at: None,
         actor,
     };
     service::post(db, account, posting, false, now).await?;
@@ -309,6 +310,7 @@ pub async fn cancel<C: ConnectionTrait>(
         order_id: None,
         reason: Some("redemption cancelled".to_owned()),
         idempotency_key: Some(format!("redeem-cancel:{}", coupon.id)),
+        available_at: None,
         actor,
     };
     service::post(db, account, posting, false, now).await?;

@@ -141,6 +141,8 @@ pub struct Posting {
     pub order_id: Option<Uuid>,
     pub reason: Option<String>,
     pub idempotency_key: Option<String>,
+    /// Earned points spendable only from then on (the pending period); `None` = at once.
+    pub available_at: Option<DateTime<Utc>>,
     pub actor: Actor,
 }
 
@@ -151,19 +153,19 @@ pub struct Posted {
     pub replayed: bool,
 }
 
-/// Earned points expire `pointsExpiryMonths` after they are earned (when the workspace sets it).
+/// Earned points expire `pointsExpiryMonths` after they become spendable (when the workspace sets it).
 async fn expiry_of<C: ConnectionTrait>(
     db: &C,
     account: &loyalty_account::Model,
     kind: PointsKind,
     points: i64,
-    now: DateTime<Utc>,
+    from: DateTime<Utc>,
 ) -> AppResult<Option<DateTime<Utc>>> {
     if !earns_lifetime(kind, points) {
         return Ok(None);
     }
     let months = workspaces::service::settings(db, account.workspace_id).await?.points_expiry_months;
-    Ok((months > 0).then(|| now.checked_add_months(chrono::Months::new(months))).flatten())
+    Ok((months > 0).then(|| from.checked_add_months(chrono::Months::new(months))).flatten())
 }
 
 fn earns_lifetime(kind: PointsKind, points: i64) -> bool {
@@ -199,6 +201,10 @@ pub async fn post<C: ConnectionTrait>(
             return Ok(Posted { transaction: earlier, account, replayed: true });
         }
     }
+    let pending = posting.available_at.filter(|at| *at > now);
+    if let Some(available_at) = pending {
+        return post_pending(db, account, posting, available_at, now).await;
+    }
     let balance = account
         .points_balance
         .checked_add(posting.points)
@@ -221,7 +227,7 @@ pub async fn post<C: ConnectionTrait>(
         expires_at: Set(expiry_of(db, &account, posting.kind, posting.points, now).await?),
         lot_id: Set(posting.lot_id),
         pending: Set(false),
-        available_at: Set(None),
+        available_at: Set(Some(now)),
         actor_kind: Set(posting.actor.kind),
         actor_id: Set(posting.actor.id),
         created_at: Set(now),
@@ -250,6 +256,100 @@ pub async fn post<C: ConnectionTrait>(
     let account = get(db, account.workspace_id, account.id).await?;
     let account = if lifetime > 0 { promote(db, account, now).await? } else { account };
     Ok(Posted { transaction, account, replayed: false })
+}
+
+/// A change that only counts once its pending period is over: kept out of the balance (and of
+/// lifetime points) in `pending_points` until the job releases it.
+async fn post_pending<C: ConnectionTrait>(
+    db: &C,
+    account: loyalty_account::Model,
+    posting: Posting,
+    available_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> AppResult<Posted> {
+    let transaction = points_transaction::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(account.workspace_id),
+        account_id: Set(account.id),
+        kind: Set(posting.kind),
+        points: Set(posting.points),
+        order_id: Set(posting.order_id),
+        reason: Set(posting.reason),
+        idempotency_key: Set(posting.idempotency_key),
+        expires_at: Set(expiry_of(db, &account, posting.kind, posting.points, available_at).await?),
+        lot_id: Set(posting.lot_id),
+        pending: Set(true),
+        available_at: Set(Some(available_at)),
+        actor_kind: Set(posting.actor.kind),
+        actor_id: Set(posting.actor.id),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    use sea_orm::ExprTrait;
+    loyalty_account::Entity::update_many()
+        .col_expr(
+            loyalty_account::Column::PendingPoints,
+            Expr::col(loyalty_account::Column::PendingPoints).add(posting.points),
+        )
+        .col_expr(loyalty_account::Column::Version, Expr::col(loyalty_account::Column::Version).add(1))
+        .col_expr(loyalty_account::Column::UpdatedAt, Expr::value(now))
+        .filter(loyalty_account::Column::Id.eq(account.id))
+        .exec(db)
+        .await?;
+    let account = get(db, account.workspace_id, account.id).await?;
+    Ok(Posted { transaction, account, replayed: false })
+}
+
+/// The job: pending points whose time has come join the balance (and lifetime points), account by
+/// account under the account lock. A row is released once: the update only takes rows still pending.
+pub async fn release_pending<C: ConnectionTrait>(db: &C, workspace_id: Uuid, now: DateTime<Utc>) -> AppResult<u64> {
+    let accounts: Vec<Uuid> = points_transaction::Entity::find()
+        .select_only()
+        .column(points_transaction::Column::AccountId)
+        .distinct()
+        .filter(points_transaction::Column::WorkspaceId.eq(workspace_id))
+        .filter(points_transaction::Column::Pending.eq(true))
+        .filter(points_transaction::Column::AvailableAt.lte(now))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut released = 0;
+    for account_id in accounts {
+        let account = lock(db, workspace_id, account_id).await?;
+        let due = points_transaction::Entity::find()
+            .filter(points_transaction::Column::AccountId.eq(account_id))
+            .filter(points_transaction::Column::Pending.eq(true))
+            .filter(points_transaction::Column::AvailableAt.lte(now))
+            .all(db)
+            .await?;
+        if due.is_empty() {
+            continue;
+        }
+        points_transaction::Entity::update_many()
+            .col_expr(points_transaction::Column::Pending, Expr::value(false))
+            .col_expr(points_transaction::Column::UpdatedAt, Expr::value(now))
+            .filter(points_transaction::Column::Id.is_in(due.iter().map(|t| t.id)))
+            .exec(db)
+            .await?;
+        let points: i64 = due.iter().map(|t| t.points).sum();
+        // An earning and the reversal of it that both waited add nothing to lifetime points.
+        let lifetime: i64 =
+            due.iter().filter(|t| QUALIFYING_KINDS.contains(&t.kind)).map(|t| t.points).sum::<i64>().max(0);
+        let mut active: loyalty_account::ActiveModel = account.clone().into();
+        active.points_balance = Set(account.points_balance + points);
+        active.pending_points = Set(account.pending_points - points);
+        active.lifetime_points = Set(account.lifetime_points + lifetime);
+        active.version = Set(account.version + 1);
+        active.updated_at = Set(now);
+        let account = active.update(db).await?;
+        if lifetime > 0 {
+            promote(db, account, now).await?;
+        }
+        released += due.len() as u64;
+    }
+    Ok(released)
 }
 
 async fn set_debt<C: ConnectionTrait>(db: &C, account_id: Uuid, debt: i64) -> AppResult<()> {
@@ -512,6 +612,7 @@ pub async fn goodwill_for_breach<C: ConnectionTrait>(
         order_id: None,
         reason: Some(format!("goodwill: complaint #{} missed its SLA", complaint.number)),
         idempotency_key: Some(format!("goodwill:{}", complaint.id)),
+        available_at: None,
         actor: Actor::SYSTEM,
     };
     post(db, account, posting, settings.allow_negative_balance, now).await.map(Some)
@@ -522,7 +623,8 @@ fn earn_key(order_id: Uuid) -> String {
 }
 
 /// Points for a completed order, once per order (enrolling the customer first when the workspace
-/// enrols automatically). Outstanding debt is netted first.
+/// enrols automatically), plus the first-purchase bonus on a customer's first completed order.
+/// Outstanding debt is netted first. With a pending period, both wait until it is over.
 pub async fn earn_for_order<C: ConnectionTrait>(
     db: &C,
     order: &order::Model,
@@ -548,28 +650,146 @@ pub async fn earn_for_order<C: ConnectionTrait>(
         multiplier,
         settings.points_rounding,
     );
-    if earned == 0 {
-        return Ok(None);
-    }
+    let available_at = (settings.points_pending_days > 0)
+        .then(|| order.placed_at + chrono::Duration::days(settings.points_pending_days));
     let netted = earned.min(account.debt_points);
     if netted > 0 {
         set_debt(db, account.id, account.debt_points - netted).await?;
     }
-    let reason = (netted > 0).then(|| format!("{earned} earned, {netted} kept against earlier debt"));
+    let mut posted = None;
+    let mut account = account;
+    if earned > 0 {
+        let reason = (netted > 0).then(|| format!("{earned} earned, {netted} kept against earlier debt"));
+        let posting = Posting {
+            lot_id: None,
+            kind: PointsKind::EarnPurchase,
+            points: earned - netted,
+            order_id: Some(order.id),
+            reason,
+            idempotency_key: Some(earn_key(order.id)),
+            available_at,
+            actor,
+        };
+        let done = post(db, account, posting, settings.allow_negative_balance, now).await?;
+        account = done.account.clone();
+        posted = Some(done);
+    }
+    if settings.first_purchase_bonus_points > 0 && is_first_order(db, order).await? {
+        let posting = Posting {
+            lot_id: None,
+            kind: PointsKind::EarnBonus,
+            points: settings.first_purchase_bonus_points,
+            order_id: Some(order.id),
+            reason: Some("first purchase bonus".to_owned()),
+            idempotency_key: Some(format!("first-purchase:{}", order.customer_id)),
+            available_at,
+            actor,
+        };
+        let done = post(db, account, posting, settings.allow_negative_balance, now).await?;
+        posted = posted.or(Some(done));
+    }
+    Ok(posted)
+}
+
+async fn is_first_order<C: ConnectionTrait>(db: &C, order: &order::Model) -> AppResult<bool> {
+    use sea_orm::PaginatorTrait;
+    let completed = order::Entity::find()
+        .filter(order::Column::CustomerId.eq(order.customer_id))
+        .filter(order::Column::Status.eq(order::OrderStatus::Completed))
+        .count(db)
+        .await?;
+    Ok(completed <= 1)
+}
+
+/// A bonus granted once per occasion (`key`), e.g. for feedback or the birthday month. Enrols
+/// the customer when the workspace enrols automatically; does nothing otherwise.
+pub async fn grant_bonus<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    customer_id: Uuid,
+    points: i64,
+    reason: String,
+    key: String,
+    now: DateTime<Utc>,
+) -> AppResult<Option<Posted>> {
+    if points <= 0 {
+        return Ok(None);
+    }
+    let settings = workspaces::service::settings(db, workspace_id).await?;
+    let account = match of_customer(db, workspace_id, customer_id).await? {
+        Some(account) => account,
+        None if settings.loyalty_auto_enroll => enroll(db, workspace_id, customer_id, now).await?.0,
+        None => return Ok(None),
+    };
+    let account = lock(db, workspace_id, account.id).await?;
     let posting = Posting {
         lot_id: None,
-        kind: PointsKind::EarnPurchase,
-        points: earned - netted,
-        order_id: Some(order.id),
-        reason,
-        idempotency_key: Some(earn_key(order.id)),
-        actor,
+        kind: PointsKind::EarnBonus,
+        points,
+        order_id: None,
+        reason: Some(reason),
+        idempotency_key: Some(key),
+        available_at: None,
+        actor: Actor::SYSTEM,
     };
     post(db, account, posting, settings.allow_negative_balance, now).await.map(Some)
 }
 
-/// Takes back exactly what an order put on the balance, once. Points already spent go below zero only if the
-/// workspace allows it; otherwise the part that cannot be taken becomes debt.
+/// The job: the birthday-month bonus, once a year, for members whose birthday month it is (in the
+/// workspace's time zone). Returns how many were granted.
+pub async fn birthday_bonuses<C: ConnectionTrait>(db: &C, workspace_id: Uuid, now: DateTime<Utc>) -> AppResult<u64> {
+    use chrono::Datelike;
+    let settings = workspaces::service::settings(db, workspace_id).await?;
+    if settings.birthday_bonus_points <= 0 {
+        return Ok(0);
+    }
+    let workspace = workspaces::service::get(db, workspace_id).await?;
+    let zone: chrono_tz::Tz = workspace.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let today = now.with_timezone(&zone).date_naive();
+    let members: Vec<(Uuid, Option<chrono::NaiveDate>)> = loyalty_account::Entity::find()
+        .select_only()
+        .column(loyalty_account::Column::CustomerId)
+        .column(entity::customer::Column::Birthday)
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            loyalty_account::Entity::belongs_to(entity::customer::Entity)
+                .from(loyalty_account::Column::CustomerId)
+                .to(entity::customer::Column::Id)
+                .into(),
+        )
+        .filter(loyalty_account::Column::WorkspaceId.eq(workspace_id))
+        .filter(entity::customer::Column::Birthday.is_not_null())
+        .filter(entity::customer::Column::DeletedAt.is_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    let given: Vec<Option<String>> = points_transaction::Entity::find()
+        .select_only()
+        .column(points_transaction::Column::IdempotencyKey)
+        .filter(points_transaction::Column::WorkspaceId.eq(workspace_id))
+        .filter(points_transaction::Column::IdempotencyKey.like(format!("birthday:%:{}", today.year())))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let given: std::collections::HashSet<String> = given.into_iter().flatten().collect();
+    let mut granted = 0;
+    for (customer_id, birthday) in members {
+        if birthday.is_none_or(|b| b.month() != today.month()) {
+            continue;
+        }
+        let key = format!("birthday:{customer_id}:{}", today.year());
+        if !given.contains(&key) {
+            let reason = "birthday month bonus".to_owned();
+            grant_bonus(db, workspace_id, customer_id, settings.birthday_bonus_points, reason, key, now).await?;
+            granted += 1;
+        }
+    }
+    Ok(granted)
+}
+
+/// Takes back exactly what an order put on the ledger (its purchase points and first-purchase
+/// bonus), once. Points still pending are cancelled within the pending total. Spent points go below
+/// zero only if the workspace allows it; otherwise the part that cannot be taken becomes debt.
 pub async fn reverse_for_order<C: ConnectionTrait>(
     db: &C,
     order: &order::Model,
@@ -578,15 +798,31 @@ pub async fn reverse_for_order<C: ConnectionTrait>(
 ) -> AppResult<Option<Posted>> {
     let Some(account) = of_customer(db, order.workspace_id, order.customer_id).await? else { return Ok(None) };
     let account = lock(db, order.workspace_id, account.id).await?;
-    let earned: Option<(i64,)> = points_transaction::Entity::find()
-        .select_only()
-        .column(points_transaction::Column::Points)
+    let earnings = points_transaction::Entity::find()
         .filter(points_transaction::Column::WorkspaceId.eq(order.workspace_id))
-        .filter(points_transaction::Column::IdempotencyKey.eq(earn_key(order.id)))
-        .into_tuple()
-        .one(db)
+        .filter(points_transaction::Column::OrderId.eq(order.id))
+        .filter(points_transaction::Column::Kind.is_in([PointsKind::EarnPurchase, PointsKind::EarnBonus]))
+        .all(db)
         .await?;
-    let Some((earned,)) = earned.filter(|(p,)| *p > 0) else { return Ok(None) };
+    let earned: i64 = earnings.iter().map(|t| t.points).sum();
+    if earned <= 0 {
+        return Ok(None);
+    }
+    let reverse_key = Some(format!("order:{}:reverse", order.id));
+    // Still pending: cancel it where it waits, so nothing of it is ever spendable.
+    if let Some(pending) = earnings.iter().find(|t| t.pending) {
+        let posting = Posting {
+            lot_id: None,
+            kind: PointsKind::Reversal,
+            points: -earned,
+            order_id: Some(order.id),
+            reason: Some(format!("order {} reversed before its points were available", order.external_ref)),
+            idempotency_key: reverse_key,
+            available_at: pending.available_at,
+            actor,
+        };
+        return post(db, account, posting, true, now).await.map(Some);
+    }
     let settings: WorkspaceSettings = workspaces::service::settings(db, order.workspace_id).await?;
     let taken = if settings.allow_negative_balance { earned } else { earned.min(account.points_balance.max(0)) };
     let owed = earned - taken;
@@ -603,7 +839,8 @@ pub async fn reverse_for_order<C: ConnectionTrait>(
         } else {
             format!("order {} reversed", order.external_ref)
         }),
-        idempotency_key: Some(format!("order:{}:reverse", order.id)),
+        idempotency_key: reverse_key,
+        available_at: None,
         actor,
     };
     post(db, account, posting, true, now).await.map(Some)

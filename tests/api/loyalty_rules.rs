@@ -65,6 +65,67 @@ async fn tier_downgrades_follow_the_workspace_policy(app: TestApp) {
     assert_eq!(tier_of(&account(&app, tenant, ada).await), "Gold");
 }
 
+async fn pending_points_wait_and_bonuses_come_once(app: TestApp) {
+    use chrono::Datelike;
+    let tenant = app.tenant("acme").await;
+    let token = tenant.admin_token.clone();
+    settings(
+        &app,
+        &tenant,
+        json!({ "pointsPendingDays": 14, "firstPurchaseBonusPoints": 20, "feedbackBonusPoints": 5, "birthdayBonusPoints": 30 }),
+    )
+    .await;
+    // Mid-month, two months on: the birthday month whatever the time zone.
+    let birthday_time = (Utc::now() + Duration::days(60)).with_day(15).unwrap();
+    let birthday = format!("1990-{:02}-03", birthday_time.month());
+    let ada = app.customer(&token, json!({ "name": "Ada", "birthday": birthday })).await;
+    let state = async || {
+        let a = account(&app, &tenant, &ada).await;
+        let pending = app
+            .ok(
+                Some(&token),
+                "query($id: ID!) { customer(id: $id) { loyaltyAccount { pendingPoints } } }",
+                json!({ "id": ada }),
+            )
+            .await["customer"]["loyaltyAccount"]["pendingPoints"]
+            .as_i64();
+        (a["pointsBalance"].as_i64(), pending, a["lifetimePoints"].as_i64())
+    };
+
+    app.order(&token, &ada, "o1", "50.00", &earlier(0)).await;
+    assert_eq!(state().await, (Some(0), Some(70), Some(0)), "50 + the first-purchase bonus wait");
+    let second = app.order(&token, &ada, "o2", "30.00", &earlier(0)).await;
+    assert_eq!(state().await, (Some(0), Some(100), Some(0)), "no second first-purchase bonus");
+    let refund = "mutation($id: ID!) { refundOrder(input: { orderId: $id }) { order { status } } }";
+    app.ok(Some(&token), refund, json!({ "id": second["order"]["id"] })).await;
+    assert_eq!(state().await, (Some(0), Some(70), Some(0)), "refunded while pending: cancelled, no debt");
+    let redeemable = "mutation($input: ChangePointsInput!) { adjustPoints(input: $input) { replayed } }";
+    let account_id = account(&app, &tenant, &ada).await["id"].clone();
+    let spend = json!({ "input": { "accountId": account_id, "points": -10, "reason": "try", "idempotencyKey": "t" } });
+    assert_eq!(app.error_code(Some(&token), redeemable, spend.clone()).await, "INSUFFICIENT_POINTS");
+
+    app.ok(
+        Some(&token),
+        "mutation($input: RecordFeedbackInput!) { recordFeedback(input: $input) { feedback { id } } }",
+        json!({ "input": { "customerId": ada, "kind": "NPS", "score": 9 } }),
+    )
+    .await;
+    assert_eq!(state().await, (Some(5), Some(70), Some(5)), "feedback bonus at once");
+
+    vafa::jobs::run_once(app.db(), Utc::now() + Duration::days(13)).await.unwrap();
+    assert_eq!(state().await, (Some(5), Some(70), Some(5)), "13 days: still pending");
+    for _ in 0..2 {
+        vafa::jobs::run_once(app.db(), Utc::now() + Duration::days(15)).await.unwrap();
+    }
+    assert_eq!(state().await, (Some(75), Some(0), Some(75)), "released once");
+
+    for day in [0, 1] {
+        vafa::jobs::run_once(app.db(), birthday_time + Duration::days(day)).await.unwrap();
+    }
+    assert_eq!(state().await, (Some(105), Some(0), Some(105)), "birthday bonus once a year");
+    assert_ledger_balances(&app, &tenant).await;
+}
+
 const REFERRALS: &str = "query($id: ID!) { customer(id: $id) { loyaltyAccount { referralCode
   referrals { edges { node { status refusalReason referee { name } qualifiedAt rewardDueAt rewardedAt } } }
 } } }";
@@ -241,6 +302,7 @@ async fn suspicious_referrals_are_refused_and_flagged(app: TestApp) {
 
 db_tests!(
     tier_downgrades_follow_the_workspace_policy,
+    pending_points_wait_and_bonuses_come_once,
     referrals_pay_both_sides_once_after_approval,
     referred_leads_pay_when_converted_customers_buy,
     suspicious_referrals_are_refused_and_flagged,
