@@ -27,12 +27,17 @@ pub enum Event {
     /// An SLA target is about to be missed, or was.
     #[serde(rename_all = "camelCase")]
     SlaAlert { workspace_id: Uuid, ticket_id: Uuid, sla_event_id: Uuid },
+    /// A loyalty account's balance, pending points, debt or tier changed.
+    #[serde(rename_all = "camelCase")]
+    LoyaltyAccountChanged { workspace_id: Uuid, account_id: Uuid },
 }
 
 impl Event {
     pub fn workspace_id(&self) -> Uuid {
         match self {
-            Event::TicketEvent { workspace_id, .. } | Event::SlaAlert { workspace_id, .. } => *workspace_id,
+            Event::TicketEvent { workspace_id, .. }
+            | Event::SlaAlert { workspace_id, .. }
+            | Event::LoyaltyAccountChanged { workspace_id, .. } => *workspace_id,
         }
     }
 }
@@ -48,6 +53,56 @@ impl Outbox {
 
     fn take(&self) -> Vec<Event> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+    }
+
+    fn truncate(&self, len: usize) {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).truncate(len);
+    }
+}
+
+tokio::task_local! {
+    /// The outbox of the request or job in progress, for services deep in a call chain (the
+    /// loyalty ledger) that have no outbox handed to them.
+    static AMBIENT: Outbox;
+}
+
+/// Raises `event` into the ambient outbox of the request or job in progress; nothing happens
+/// outside one (e.g. a CLI import).
+pub fn raise(event: Event) {
+    let _ = AMBIENT.try_with(|outbox| outbox.push(event));
+}
+
+/// Where the ambient outbox stands; with [`rollback_to`], drops the events of a transaction that
+/// did not commit (`graphql::transact` does this).
+pub fn mark() -> Option<usize> {
+    AMBIENT.try_with(Outbox::len).ok()
+}
+
+pub fn rollback_to(mark: Option<usize>) {
+    if let Some(len) = mark {
+        let _ = AMBIENT.try_with(|outbox| outbox.truncate(len));
+    }
+}
+
+/// The next event of `workspace_id`; skips what a slow subscriber missed rather than ending the
+/// subscription.
+pub async fn next_of_workspace(
+    receiver: &mut broadcast::Receiver<Arc<Event>>,
+    workspace_id: Uuid,
+) -> Option<Arc<Event>> {
+    loop {
+        match receiver.recv().await {
+            Ok(event) if event.workspace_id() == workspace_id => return Some(event),
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "a subscriber fell behind and missed events")
+            }
+            Err(broadcast::error::RecvError::Closed) => return None,
+        }
     }
 }
 
@@ -65,6 +120,25 @@ impl EventBus {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.local.subscribe()
+    }
+
+    /// Runs `work` with an ambient outbox (see [`raise`]) and publishes what it collected, each
+    /// distinct event once, when `work` is done: after its transactions committed.
+    pub async fn collecting<T>(&self, work: impl Future<Output = T>) -> T {
+        let (value, events) = AMBIENT
+            .scope(Outbox::default(), async {
+                let value = work.await;
+                (value, AMBIENT.with(Outbox::take))
+            })
+            .await;
+        let outbox = Outbox::default();
+        for event in events {
+            if !outbox.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).contains(&event) {
+                outbox.push(event);
+            }
+        }
+        self.publish(&outbox).await;
+        value
     }
 
     /// Publishes what `outbox` collected. Call after the transaction committed. Delivery is

@@ -324,7 +324,7 @@ async fn execute(
     let client_ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let gql = schema::request_loaders(&s.app, gql.data(RequestContext { principal, client_ip }));
 
-    let mut result = s.schema.execute(gql).await;
+    let mut result = s.app.events().collecting(s.schema.execute(gql)).await;
     let request_error = result.data == async_graphql::Value::Null
         && !result.errors.is_empty()
         && result.errors.iter().all(|e| e.path.is_empty());

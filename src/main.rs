@@ -211,7 +211,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     state.events().start_listener().await.context("cannot listen for events")?;
     if args.job_interval_secs > 0 {
-        jobs::spawn(state.db().clone(), std::time::Duration::from_secs(args.job_interval_secs));
+        jobs::spawn(state.clone(), std::time::Duration::from_secs(args.job_interval_secs));
     }
     if args.sla_interval_secs > 0 {
         jobs::spawn_sla(state.clone(), std::time::Duration::from_secs(args.sla_interval_secs));

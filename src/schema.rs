@@ -22,7 +22,7 @@ use crate::{
     leads::{LeadMutation, LeadQuery},
     loyalty::{
         AccountByCustomerLoader, AccountLedger, AccountRedemptions, AccountReferrals, AccountTierHistory,
-        LoyaltyMutation, LoyaltyQuery, RewardLoader, TierLoader,
+        LoyaltyMutation, LoyaltyQuery, LoyaltySubscription, RewardLoader, TierLoader,
     },
     orders::{CustomerOrders, OrderMutation, OrderQuery},
     tickets::{
@@ -74,7 +74,7 @@ pub struct Mutation(
 
 #[derive(MergedSubscription, Default)]
 #[graphql(name = "Subscription")]
-pub struct Subscription(TicketSubscription);
+pub struct Subscription(TicketSubscription, LoyaltySubscription);
 
 pub type VafaSchema = Schema<Query, Mutation, Subscription>;
 

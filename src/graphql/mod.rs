@@ -22,8 +22,15 @@ pub async fn transact<T>(
 ) -> AppResult<T> {
     let options =
         TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
+    let mark = crate::events::mark();
     let txn = db.begin_with_options(options).await?;
-    let value = work(&txn).await?;
-    txn.commit().await?;
-    Ok(value)
+    let outcome = match work(&txn).await {
+        Ok(value) => txn.commit().await.map(|()| value).map_err(AppError::from),
+        Err(err) => Err(err),
+    };
+    if outcome.is_err() {
+        // What this transaction raised never happened.
+        crate::events::rollback_to(mark);
+    }
+    outcome
 }

@@ -69,13 +69,13 @@ pub async fn run_workspace(
 }
 
 /// Runs the jobs every `interval` until the process ends.
-pub fn spawn(db: DatabaseConnection, interval: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn(state: crate::AppState, interval: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             ticker.tick().await;
-            match run_once(&db, Utc::now()).await {
+            match state.events().collecting(run_once(state.db(), Utc::now())).await {
                 Ok(report) => tracing::info!(?report, "background jobs ran"),
                 Err(err) => tracing::error!(error = ?err, "background jobs failed"),
             }

@@ -954,3 +954,41 @@ impl LoyaltyMutation {
         Ok(payload(posted))
     }
 }
+
+#[derive(Default)]
+pub struct LoyaltySubscription;
+
+#[async_graphql::Subscription]
+impl LoyaltySubscription {
+    /// The account each time its balance, pending points, debt or tier changes (apps showing the
+    /// balance). Staff with customer access, or the account's own customer.
+    async fn loyalty_account_changed(
+        &self,
+        ctx: &Context<'_>,
+        account_id: ID,
+    ) -> async_graphql::Result<impl futures_util::Stream<Item = LoyaltyAccount> + use<>> {
+        let principal = crate::graphql::authorize_or_customer(ctx, Permission::ReadCustomers)?;
+        let workspace_id = principal.workspace_id();
+        let account_id = parse_id(&account_id, "accountId")?;
+        let app = state(ctx).clone();
+        let account = service::get(app.db(), workspace_id, account_id).await?;
+        if principal.customer_id().is_some_and(|id| id != account.customer_id) {
+            return Err(AppError::not_found("loyalty account").into());
+        }
+        let receiver = app.events().subscribe();
+        Ok(futures_util::stream::unfold((receiver, app), move |(mut receiver, app)| async move {
+            loop {
+                let event = crate::events::next_of_workspace(&mut receiver, workspace_id).await?;
+                if *event != (crate::events::Event::LoyaltyAccountChanged { workspace_id, account_id }) {
+                    continue;
+                }
+                match service::get(app.db(), workspace_id, account_id).await {
+                    Ok(account) => return Some((LoyaltyAccount(account), (receiver, app))),
+                    // Merged away or deleted: nothing more will come.
+                    Err(AppError::NotFound { .. }) => return None,
+                    Err(err) => tracing::warn!(error = ?err, "cannot load a changed loyalty account"),
+                }
+            }
+        }))
+    }
+}

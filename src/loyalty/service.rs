@@ -132,6 +132,11 @@ pub async fn enroll<C: ConnectionTrait>(
     Ok((account, true))
 }
 
+/// Tells subscribers (`loyaltyAccountChanged`) once the surrounding request or job is done.
+fn changed(account_id: Uuid, workspace_id: Uuid) {
+    crate::events::raise(crate::events::Event::LoyaltyAccountChanged { workspace_id, account_id });
+}
+
 /// A change to post to the ledger.
 pub struct Posting {
     pub kind: PointsKind,
@@ -253,6 +258,7 @@ pub async fn post<C: ConnectionTrait>(
         .filter(loyalty_account::Column::Id.eq(account.id))
         .exec(db)
         .await?;
+    changed(account.id, account.workspace_id);
     let account = get(db, account.workspace_id, account.id).await?;
     let account = if lifetime > 0 { promote(db, account, now).await? } else { account };
     Ok(Posted { transaction, account, replayed: false })
@@ -298,6 +304,7 @@ async fn post_pending<C: ConnectionTrait>(
         .filter(loyalty_account::Column::Id.eq(account.id))
         .exec(db)
         .await?;
+    changed(account.id, account.workspace_id);
     let account = get(db, account.workspace_id, account.id).await?;
     Ok(Posted { transaction, account, replayed: false })
 }
@@ -344,6 +351,7 @@ pub async fn release_pending<C: ConnectionTrait>(db: &C, workspace_id: Uuid, now
         active.version = Set(account.version + 1);
         active.updated_at = Set(now);
         let account = active.update(db).await?;
+        changed(account.id, account.workspace_id);
         if lifetime > 0 {
             promote(db, account, now).await?;
         }
@@ -454,7 +462,9 @@ async fn change_tier<C: ConnectionTrait>(
     active.tier_since = Set(Some(now));
     active.below_tier_since = Set(None);
     active.updated_at = Set(now);
-    Ok(active.update(db).await?)
+    let account = active.update(db).await?;
+    changed(account.id, account.workspace_id);
+    Ok(account)
 }
 
 /// Promotes the account at once when its qualifying points reach a higher tier.
@@ -581,6 +591,7 @@ pub async fn merge_accounts<C: ConnectionTrait>(
     active.version = Set(survivor.version + 1);
     active.updated_at = Set(now);
     let survivor = active.update(db).await?;
+    changed(survivor.id, survivor.workspace_id);
     promote(db, survivor, now).await?;
     Ok(())
 }

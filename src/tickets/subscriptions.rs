@@ -1,13 +1,10 @@
 //! Live updates over `graphql-transport-ws`: ticket events and SLA alerts of the subscriber's
 //! workspace (across server instances on PostgreSQL; see `events`).
 
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, InputObject, Subscription};
 use entity::{enums::Priority, sla_event, ticket, ticket_event, ticket_event::TicketEventKind};
 use futures_util::{Stream, stream};
 use sea_orm::{DatabaseConnection, EntityTrait};
-use tokio::sync::broadcast::{Receiver, error::RecvError};
 use uuid::Uuid;
 
 use super::{SlaEvent, TicketEvent};
@@ -53,19 +50,6 @@ impl Wanted {
 
 fn optional(id: &Option<ID>, field: &str) -> AppResult<Option<Uuid>> {
     id.as_ref().map(|id| parse_id(id, field)).transpose()
-}
-
-/// The next event of `workspace_id`; skips what a slow subscriber missed rather than ending the
-/// subscription.
-async fn next_event(receiver: &mut Receiver<Arc<Event>>, workspace_id: Uuid) -> Option<Arc<Event>> {
-    loop {
-        match receiver.recv().await {
-            Ok(event) if event.workspace_id() == workspace_id => return Some(event),
-            Ok(_) => {}
-            Err(RecvError::Lagged(missed)) => tracing::warn!(missed, "a subscriber fell behind and missed events"),
-            Err(RecvError::Closed) => return None,
-        }
-    }
 }
 
 /// What a subscriber receives for an event, or `None` when the event is not for it.
@@ -118,7 +102,7 @@ impl TicketSubscription {
         let workspace_id = principal.workspace_id();
         Ok(stream::unfold((receiver, app, wanted), move |(mut receiver, app, wanted)| async move {
             loop {
-                let event = next_event(&mut receiver, workspace_id).await?;
+                let event = crate::events::next_of_workspace(&mut receiver, workspace_id).await?;
                 if let Some(item) = wanted_or_log(ticket_event_of(app.db(), &wanted, &event).await) {
                     return Some((item, (receiver, app, wanted)));
                 }
@@ -144,7 +128,7 @@ impl TicketSubscription {
         let workspace_id = principal.workspace_id();
         Ok(stream::unfold((receiver, app, wanted), move |(mut receiver, app, wanted)| async move {
             loop {
-                let event = next_event(&mut receiver, workspace_id).await?;
+                let event = crate::events::next_of_workspace(&mut receiver, workspace_id).await?;
                 if let Some(item) = wanted_or_log(sla_alert_of(app.db(), &wanted, &event).await) {
                     return Some((item, (receiver, app, wanted)));
                 }

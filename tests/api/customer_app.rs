@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::{
     db_tests,
     loyalty::{enrolled_with, reward},
-    support::{Tenant, TestApp},
+    support::{Backend, Tenant, TestApp, next_json, subscribe},
 };
 
 const ISSUE: &str = "mutation($id: ID!) { issueCustomerLoginCode(input: { customerId: $id }) { code expiresAt } }";
@@ -129,4 +129,78 @@ async fn login_codes_expire(app: TestApp) {
     assert!(vafa::customer_app::service::redeem(app.db(), &code, Utc::now()).await.is_ok());
 }
 
-db_tests!(customers_sign_in_and_see_only_their_own_data, login_codes_expire);
+async fn sign_in(app: &TestApp, tenant: &Tenant, customer: &str) -> String {
+    let code =
+        app.ok(Some(&tenant.admin_token), ISSUE, json!({ "id": customer })).await["issueCustomerLoginCode"]["code"]
+            .clone();
+    app.ok(None, EXCHANGE, json!({ "code": code })).await["exchangeCustomerLoginCode"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// An app showing the balance hears of every committed change, from any server instance, and of
+/// nothing that was rolled back.
+async fn apps_follow_the_balance_live(app: TestApp) {
+    use futures_util::StreamExt;
+    let tenant = app.tenant("acme").await;
+    let (ada, ada_account) = enrolled_with(&app, &tenant, 100).await;
+    let bob = app.customer(&tenant.admin_token, json!({ "name": "Bob" })).await;
+    let me = sign_in(&app, &tenant, &ada).await;
+    let changes = format!(
+        "subscription {{ loyaltyAccountChanged(accountId: \"{}\") {{ pointsBalance }} }}",
+        ada_account.as_str().unwrap()
+    );
+    let mut socket = subscribe(&app.url, &me, &changes).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let writer = if app.backend == Backend::Postgres { app.another_instance().await } else { app.url.clone() };
+    let client = reqwest::Client::new();
+    let post = async |query: &str, variables: Value| {
+        let body = json!({ "query": query, "variables": variables });
+        let response = client
+            .post(format!("{writer}/graphql"))
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {}", tenant.admin_token))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        response.json::<Value>().await.unwrap()
+    };
+    let change = "mutation($input: ChangePointsInput!) { adjustPoints(input: $input) { replayed } }";
+    // Refused (not enough points): rolled back, so nothing is heard.
+    let refused = post(
+        change,
+        json!({ "input": { "accountId": ada_account, "points": -500, "reason": "x", "idempotencyKey": "a" } }),
+    )
+    .await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "INSUFFICIENT_POINTS");
+    // An order: purchase points; the app sees the new balance.
+    let record = "mutation($input: RecordOrderInput!) { recordOrder(input: $input) { created } }";
+    post(record, json!({ "input": { "customerId": ada, "externalRef": "o1", "amount": "25.00", "placedAt": Utc::now().to_rfc3339() } })).await;
+    let event = next_json(&mut socket).await;
+    assert_eq!(event["payload"]["data"]["loyaltyAccountChanged"]["pointsBalance"], 125, "{event}");
+    // Bob's account changing is not Ada's business.
+    post(record, json!({ "input": { "customerId": bob, "externalRef": "b1", "amount": "5.00", "placedAt": Utc::now().to_rfc3339() } })).await;
+    let silence = tokio::time::timeout(std::time::Duration::from_millis(500), socket.next()).await;
+    assert!(silence.is_err(), "heard {silence:?}");
+
+    // A customer cannot follow someone else's account.
+    let bob_account = app
+        .ok(
+            Some(&tenant.admin_token),
+            "query($id: ID!) { customer(id: $id) { loyaltyAccount { id } } }",
+            json!({ "id": bob }),
+        )
+        .await["customer"]["loyaltyAccount"]["id"]
+        .clone();
+    let spy = format!(
+        "subscription {{ loyaltyAccountChanged(accountId: \"{}\") {{ pointsBalance }} }}",
+        bob_account.as_str().unwrap()
+    );
+    let mut spying = subscribe(&app.url, &me, &spy).await;
+    let answer = next_json(&mut spying).await;
+    assert_eq!(answer["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND", "{answer}");
+}
+
+db_tests!(customers_sign_in_and_see_only_their_own_data, login_codes_expire, apps_follow_the_balance_live);

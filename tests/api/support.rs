@@ -10,10 +10,12 @@ use std::{
     time::Duration,
 };
 
+use futures_util::{SinkExt, StreamExt};
 use rand::RngCore;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 use vafa::{
     AppState,
     auth::Actor,
@@ -372,5 +374,38 @@ async fn drop_database(name: &str) {
         let admin = admin_connection(&base).await;
         let _ = exec(&admin, &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
         let _ = admin.close().await;
+    }
+}
+
+/// Opens a `graphql-transport-ws` subscription on `base_url`; returns the socket once subscribed.
+pub async fn subscribe(
+    base_url: &str,
+    token: &str,
+    query: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut request = format!("{}/graphql", base_url.replacen("http", "ws", 1)).into_client_request().unwrap();
+    request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("websocket");
+    let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } });
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    let ack = next_json(&mut socket).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
+    socket.send(Message::text(subscribe.to_string())).await.unwrap();
+    socket
+}
+
+pub async fn next_json(
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+) -> Value {
+    loop {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+            .await
+            .expect("no message within 10 s")
+            .expect("socket open")
+            .expect("message");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
     }
 }

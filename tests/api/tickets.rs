@@ -26,6 +26,7 @@ use vafa::{
 use crate::{
     db_tests,
     support::{Backend, Tenant, TestApp},
+    support::{next_json, subscribe},
 };
 
 const FILE: &str = "mutation($input: FileComplaintInput!) { fileComplaint(input: $input) { ticket {
@@ -570,39 +571,6 @@ async fn report_numbers_on_a_known_fixture(app: TestApp) {
         .map(|r| r["customer"]["name"].as_str().unwrap())
         .collect();
     assert_eq!(repeat, ["Ada", "Bob"], "each filed two complaints");
-}
-
-/// Opens a `graphql-transport-ws` subscription on `base_url`; returns the socket once subscribed.
-async fn subscribe(
-    base_url: &str,
-    token: &str,
-    query: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let mut request = format!("{}/graphql", base_url.replacen("http", "ws", 1)).into_client_request().unwrap();
-    request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("websocket");
-    let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } });
-    socket.send(Message::text(init.to_string())).await.unwrap();
-    let ack = next_json(&mut socket).await;
-    assert_eq!(ack["type"], "connection_ack", "{ack}");
-    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
-    socket.send(Message::text(subscribe.to_string())).await.unwrap();
-    socket
-}
-
-async fn next_json(
-    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-) -> Value {
-    loop {
-        let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
-            .await
-            .expect("no message within 10 s")
-            .expect("socket open")
-            .expect("message");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(&text).unwrap();
-        }
-    }
 }
 
 async fn subscriptions_receive_events_from_another_instance(app: TestApp) {
