@@ -420,6 +420,9 @@ pub async fn convert<C: ConnectionTrait>(
             customers::service::create(db, workspace_id, actor, new).await?
         }
     };
+    if crate::workspaces::service::settings(db, workspace_id).await?.loyalty_auto_enroll {
+        crate::loyalty::service::enroll(db, workspace_id, customer.id, Utc::now()).await?;
+    }
     crate::loyalty::referrals::on_convert(db, &lead, &customer, Utc::now()).await?;
     // The lead's history becomes the customer's.
     interaction::Entity::update_many()

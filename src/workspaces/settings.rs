@@ -34,7 +34,7 @@ pub struct WorkspaceSettings {
     pub ticket_reopen_window_days: i64,
     /// A CSAT score at or below this on a recent ticket is an at-risk signal.
     pub at_risk_csat_max: i32,
-    /// Open a loyalty account automatically at a customer's first order.
+    /// Open a loyalty account automatically when a lead converts and at a customer's first order.
     pub loyalty_auto_enroll: bool,
     /// Points earned per whole unit of the workspace currency (before the tier multiplier).
     pub points_per_currency_unit: i64,

@@ -222,6 +222,7 @@ async fn referred_leads_pay_when_converted_customers_buy(app: TestApp) {
         )
         .await;
     let cy = converted["convertLead"]["customer"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(account(&app, &tenant, &cy).await["pointsBalance"], 0, "enrolled on conversion");
     assert_eq!(referrals_of(&app, &tenant, &ada).await[0]["referee"]["name"], "Cy");
     // No approval period: paid with the first order.
     app.order(&token, &cy, "c1", "20.00", &earlier(0)).await;
