@@ -24,6 +24,7 @@ use crate::{
         AccountByCustomerLoader, AccountLedger, AccountRedemptions, AccountReferrals, AccountTierHistory,
         LoyaltyMutation, LoyaltyQuery, LoyaltySubscription, RewardLoader, TierLoader,
     },
+    metrics::MetricsQuery,
     orders::{CustomerOrders, OrderMutation, OrderQuery},
     tickets::{
         CustomerTickets, TicketHistory, TicketLoader, TicketMutation, TicketQuery, TicketSlaLog,
@@ -51,6 +52,7 @@ pub struct Query(
     ComplaintReportQuery,
     LoyaltyQuery,
     CustomerAppQuery,
+    MetricsQuery,
 );
 
 #[derive(MergedObject, Default)]

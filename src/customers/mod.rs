@@ -404,7 +404,7 @@ pub struct CustomerFilter {
 }
 
 impl CustomerFilter {
-    fn condition(&self, currency: &str, backend: sea_orm::DbBackend) -> AppResult<Condition> {
+    pub(crate) fn condition(&self, currency: &str, backend: sea_orm::DbBackend) -> AppResult<Condition> {
         use customer::Column as C;
         let mut all = Condition::all();
         let text = [

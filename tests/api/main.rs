@@ -15,6 +15,7 @@ mod jwt;
 mod leads;
 mod loyalty;
 mod loyalty_rules;
+mod metrics;
 mod orders;
 mod privacy;
 mod roles;

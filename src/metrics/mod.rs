@@ -1,0 +1,228 @@
+//! Retention metrics (METRICS.md): retention and churn, purchase metrics, lead conversion per
+//! period. Definitions live in the pure modules (`retention`, `periods`); `service` loads data.
+
+pub mod periods;
+pub mod retention;
+pub mod service;
+
+use async_graphql::{Context, InputObject, Object, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+
+use crate::{
+    auth::Permission,
+    customers::CustomerFilter,
+    graphql::{authorize, state},
+    money,
+};
+use periods::Granularity;
+use retention::Counts;
+
+#[derive(InputObject)]
+pub struct RetentionMetricsInput {
+    /// First day (workspace time zone); the first bucket starts at the period containing it.
+    pub from: NaiveDate,
+    /// The day after the last one (exclusive).
+    pub to: NaiveDate,
+    pub granularity: Granularity,
+    /// Only customers in this segment (leads are not filtered).
+    pub filter: Option<CustomerFilter>,
+}
+
+/// One period `[from, to)`. Rates are fractions; null where the denominator is 0.
+pub struct RetentionBucket {
+    counts: Counts,
+    currency: String,
+    window_days: i64,
+    leads: service::LeadConversion,
+}
+
+#[Object]
+impl RetentionBucket {
+    async fn from(&self) -> DateTime<Utc> {
+        self.counts.from
+    }
+    async fn to(&self) -> DateTime<Utc> {
+        self.counts.to
+    }
+    /// W: active means a completed order in the W days before the instant.
+    async fn activity_window_days(&self) -> i64 {
+        self.window_days
+    }
+    /// |S|: customers active at `from`.
+    async fn start_customers(&self) -> u64 {
+        self.counts.start
+    }
+    /// |E|: customers active at `to` (the active customers at the end).
+    async fn end_customers(&self) -> u64 {
+        self.counts.end
+    }
+    /// |N|: customers whose first completed order is in the period.
+    async fn new_customers(&self) -> u64 {
+        self.counts.new
+    }
+    /// |S ∩ E|.
+    async fn retained(&self) -> u64 {
+        self.counts.retained
+    }
+    /// |S \ E|.
+    async fn churned(&self) -> u64 {
+        self.counts.churned
+    }
+    /// Active at `to`, not at `from`, and not new: came back.
+    async fn reactivated(&self) -> u64 {
+        self.counts.reactivated
+    }
+    /// |S ∩ E| / |S| — the headline retention.
+    async fn retention(&self) -> Option<f64> {
+        self.counts.retention()
+    }
+    /// |S \ E| / |S|.
+    async fn churn(&self) -> Option<f64> {
+        self.counts.churn()
+    }
+    /// The textbook (|E| − |N|) / |S|: counts reactivated customers as retained, may leave [0, 1].
+    async fn crr_textbook(&self) -> Option<f64> {
+        self.counts.crr_textbook()
+    }
+    /// Completed orders placed in the period (the unit is the order: two on one day are two).
+    async fn orders(&self) -> u64 {
+        self.counts.orders
+    }
+    async fn revenue(&self) -> Decimal {
+        minor_to_decimal(self.counts.revenue_minor, &self.currency)
+    }
+    /// Revenue / orders.
+    async fn average_order_value(&self) -> Option<Decimal> {
+        (self.counts.orders > 0)
+            .then(|| minor_to_decimal(self.counts.revenue_minor, &self.currency) / Decimal::from(self.counts.orders))
+    }
+    /// Customers with an order in the period.
+    async fn ordering_customers(&self) -> u64 {
+        self.counts.ordering
+    }
+    /// Orders per ordering customer.
+    async fn purchase_frequency(&self) -> Option<f64> {
+        self.counts.purchase_frequency()
+    }
+    /// Share of ordering customers with two or more orders in the period.
+    async fn repeat_purchase_rate(&self) -> Option<f64> {
+        self.counts.repeat_purchase_rate()
+    }
+    /// Share of ordering customers who had ordered before the period.
+    async fn returning_customer_rate(&self) -> Option<f64> {
+        self.counts.returning_customer_rate()
+    }
+    async fn lead_conversion(&self) -> LeadConversion {
+        LeadConversion::from(&self.leads)
+    }
+}
+
+fn minor_to_decimal(minor: i128, currency: &str) -> Decimal {
+    let exponent = money::exponent(currency).unwrap_or(2);
+    Decimal::from_i128_with_scale(minor, exponent)
+}
+
+/// Lead-to-customer conversion (METRICS.md §5), overall and by lead source and category.
+#[derive(SimpleObject)]
+pub struct LeadConversion {
+    /// Leads created in the period.
+    pub created: u64,
+    /// Leads converted in the period, whenever created.
+    pub converted: u64,
+    /// Leads created in the period and converted by now.
+    pub created_and_converted: u64,
+    /// converted / created (the flow definition; may exceed 1).
+    pub flow_rate: Option<f64>,
+    /// createdAndConverted / created (the cohort definition; rises as the cohort matures).
+    pub cohort_rate: Option<f64>,
+    pub median_days_to_convert: Option<f64>,
+    pub by_source: Vec<LeadConversionGroup>,
+    pub by_category: Vec<LeadConversionGroup>,
+}
+
+#[derive(SimpleObject)]
+pub struct LeadConversionGroup {
+    pub key: String,
+    pub created: u64,
+    pub converted: u64,
+    pub flow_rate: Option<f64>,
+    pub cohort_rate: Option<f64>,
+}
+
+impl From<&service::LeadConversion> for LeadConversion {
+    fn from(l: &service::LeadConversion) -> Self {
+        let groups = |rows: &[(String, u64, u64, u64)]| {
+            rows.iter()
+                .map(|(key, created, converted, cohort)| LeadConversionGroup {
+                    key: key.clone(),
+                    created: *created,
+                    converted: *converted,
+                    flow_rate: retention::ratio(*converted, *created),
+                    cohort_rate: retention::ratio(*cohort, *created),
+                })
+                .collect()
+        };
+        LeadConversion {
+            created: l.created,
+            converted: l.converted,
+            created_and_converted: l.created_and_converted,
+            flow_rate: retention::ratio(l.converted, l.created),
+            cohort_rate: retention::ratio(l.created_and_converted, l.created),
+            median_days_to_convert: l.median_days_to_convert,
+            by_source: groups(&l.by_source),
+            by_category: groups(&l.by_category),
+        }
+    }
+}
+
+pub struct RetentionMetrics(service::RetentionReport);
+
+#[Object]
+impl RetentionMetrics {
+    async fn activity_window_days(&self) -> i64 {
+        self.0.window_days
+    }
+    async fn buckets(&self) -> Vec<RetentionBucket> {
+        self.0.buckets.iter().zip(&self.0.leads).map(|(c, l)| self.bucket(c, l)).collect()
+    }
+    /// The whole span as one period.
+    async fn total(&self) -> RetentionBucket {
+        self.bucket(&self.0.total, &self.0.total_leads)
+    }
+    /// Customers with two or more completed orders ever / customers with one or more.
+    async fn lifetime_repeat_purchase_rate(&self) -> Option<f64> {
+        self.0.lifetime_repeat_purchase_rate
+    }
+}
+
+impl RetentionMetrics {
+    fn bucket(&self, counts: &Counts, leads: &service::LeadConversion) -> RetentionBucket {
+        RetentionBucket {
+            counts: *counts,
+            currency: self.0.currency.clone(),
+            window_days: self.0.window_days,
+            leads: leads.clone(),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct MetricsQuery;
+
+#[Object]
+impl MetricsQuery {
+    /// Retention, churn, purchase and lead-conversion metrics per period (METRICS.md §1, §2, §5).
+    async fn retention_metrics(
+        &self,
+        ctx: &Context<'_>,
+        input: RetentionMetricsInput,
+    ) -> async_graphql::Result<RetentionMetrics> {
+        let principal = authorize(ctx, Permission::ReadCustomers)?;
+        let db = state(ctx).db();
+        let workspace = crate::workspaces::service::get(db, principal.workspace_id()).await?;
+        let segment = input.filter.map(|f| f.condition(&workspace.currency, db.get_database_backend())).transpose()?;
+        let query = service::RetentionQuery { from: input.from, to: input.to, granularity: input.granularity, segment };
+        Ok(RetentionMetrics(service::retention(db, principal.workspace_id(), query).await?))
+    }
+}

@@ -1,0 +1,116 @@
+//! Period boundaries in the workspace time zone (METRICS.md §0): buckets are half-open
+//! `[from, to)` and start at local midnight of a day, a Monday, a month, a quarter or a year.
+
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use crate::graphql::{AppError, AppResult};
+
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Granularity {
+    Day,
+    /// Weeks start on Monday.
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+/// Most buckets one query may ask for.
+pub const MAX_BUCKETS: usize = 1_000;
+
+/// The first instant of `date` in `zone` (the earliest one when a DST change skips midnight).
+fn start_of(date: NaiveDate, zone: Tz) -> DateTime<Utc> {
+    let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+    match zone.from_local_datetime(&midnight).earliest() {
+        Some(t) => t.with_timezone(&Utc),
+        // Midnight does not exist that day (a DST jump at 00:00): the day starts an hour later.
+        None => zone
+            .from_local_datetime(&(midnight + chrono::Duration::hours(1)))
+            .earliest()
+            .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc)),
+    }
+}
+
+/// The local date of the bucket that contains `date`.
+fn floor(date: NaiveDate, granularity: Granularity) -> NaiveDate {
+    match granularity {
+        Granularity::Day => date,
+        Granularity::Week => date - Days::new(u64::from(date.weekday().num_days_from_monday())),
+        Granularity::Month => date.with_day(1).unwrap_or(date),
+        Granularity::Quarter => NaiveDate::from_ymd_opt(date.year(), (date.month0() / 3) * 3 + 1, 1).unwrap_or(date),
+        Granularity::Year => NaiveDate::from_ymd_opt(date.year(), 1, 1).unwrap_or(date),
+    }
+}
+
+fn next(date: NaiveDate, granularity: Granularity) -> Option<NaiveDate> {
+    match granularity {
+        Granularity::Day => date.checked_add_days(Days::new(1)),
+        Granularity::Week => date.checked_add_days(Days::new(7)),
+        Granularity::Month => date.checked_add_months(Months::new(1)),
+        Granularity::Quarter => date.checked_add_months(Months::new(3)),
+        Granularity::Year => date.checked_add_months(Months::new(12)),
+    }
+}
+
+/// Bucket boundaries covering `[from, to)`: the first bucket starts at the bucket containing
+/// `from`, the last ends at or after `to`; n buckets give n + 1 boundaries.
+pub fn boundaries(from: NaiveDate, to: NaiveDate, granularity: Granularity, zone: Tz) -> AppResult<Vec<DateTime<Utc>>> {
+    if to <= from {
+        return Err(AppError::bad_input("input.to", "must be after `from`"));
+    }
+    let mut day = floor(from, granularity);
+    let mut out = vec![start_of(day, zone)];
+    while day < to {
+        day = next(day, granularity).ok_or_else(|| AppError::bad_input("input.to", "out of range"))?;
+        out.push(start_of(day, zone));
+        if out.len() > MAX_BUCKETS + 1 {
+            return Err(AppError::bad_input(
+                "input.granularity",
+                format!("at most {MAX_BUCKETS} buckets; choose a coarser granularity"),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The start of the bucket containing `t`, in `zone`.
+pub fn bucket_start(t: DateTime<Utc>, granularity: Granularity, zone: Tz) -> DateTime<Utc> {
+    start_of(floor(t.with_timezone(&zone).date_naive(), granularity), zone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn months_start_at_local_midnight() {
+        let b = boundaries(date(2026, 1, 15), date(2026, 4, 1), Granularity::Month, chrono_tz::Europe::Berlin).unwrap();
+        let shown: Vec<String> = b.iter().map(|t| t.to_rfc3339()).collect();
+        // Berlin midnights in UTC; summer time starts on 29 March.
+        assert_eq!(
+            shown,
+            [
+                "2025-12-31T23:00:00+00:00",
+                "2026-01-31T23:00:00+00:00",
+                "2026-02-28T23:00:00+00:00",
+                "2026-03-31T22:00:00+00:00"
+            ]
+        );
+    }
+
+    #[test]
+    fn weeks_start_on_monday_and_quarters_on_their_month() {
+        let b = boundaries(date(2026, 11, 19), date(2026, 11, 24), Granularity::Week, chrono_tz::UTC).unwrap();
+        assert_eq!(b[0].date_naive(), date(2026, 11, 16));
+        assert_eq!(b.len(), 3);
+        let q = boundaries(date(2026, 5, 5), date(2026, 7, 1), Granularity::Quarter, chrono_tz::UTC).unwrap();
+        assert_eq!(q.iter().map(|t| t.date_naive()).collect::<Vec<_>>(), [date(2026, 4, 1), date(2026, 7, 1)]);
+        assert!(boundaries(date(2026, 5, 5), date(2026, 5, 5), Granularity::Day, chrono_tz::UTC).is_err());
+        assert!(boundaries(date(2000, 1, 1), date(2026, 1, 1), Granularity::Day, chrono_tz::UTC).is_err());
+    }
+}

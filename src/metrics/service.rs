@@ -1,0 +1,220 @@
+//! Loads what the metrics need and hands it to the pure calculations.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use entity::{
+    customer, lead,
+    order::{self, OrderStatus},
+};
+use sea_orm::{
+    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
+use uuid::Uuid;
+
+use super::{
+    periods::{self, Granularity},
+    retention::{self, Counts, History},
+};
+use crate::{graphql::AppResult, workspaces};
+
+pub struct RetentionQuery {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub granularity: Granularity,
+    /// Only customers matching this condition (on the `customer` table).
+    pub segment: Option<Condition>,
+}
+
+pub struct RetentionReport {
+    pub window_days: i64,
+    pub currency: String,
+    pub buckets: Vec<Counts>,
+    pub total: Counts,
+    pub leads: Vec<LeadConversion>,
+    pub total_leads: LeadConversion,
+    /// Customers with ≥ 2 completed orders ever / customers with ≥ 1 (in the segment).
+    pub lifetime_repeat_purchase_rate: Option<f64>,
+}
+
+/// Lead-to-customer conversion of one period (METRICS.md §5).
+#[derive(Clone, Default)]
+pub struct LeadConversion {
+    pub created: u64,
+    /// Converted in the period, whenever created (the flow definition; may exceed `created`).
+    pub converted: u64,
+    /// Created in the period and converted by now (the cohort definition).
+    pub created_and_converted: u64,
+    pub median_days_to_convert: Option<f64>,
+    pub by_source: Vec<(String, u64, u64, u64)>,
+    pub by_category: Vec<(String, u64, u64, u64)>,
+}
+
+fn segment_ids(workspace_id: Uuid, segment: &Option<Condition>) -> Option<sea_orm::sea_query::SelectStatement> {
+    segment.as_ref().map(|condition| {
+        customer::Entity::find()
+            .select_only()
+            .column(customer::Column::Id)
+            .filter(customer::Column::WorkspaceId.eq(workspace_id))
+            .filter(condition.clone())
+            .into_query()
+    })
+}
+
+/// Each customer's completed orders in `[since, until)` and first order time.
+async fn histories<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    segment: &Option<Condition>,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> AppResult<HashMap<Uuid, History>> {
+    let mut customers = customer::Entity::find()
+        .select_only()
+        .column(customer::Column::Id)
+        .column(customer::Column::FirstOrderAt)
+        .filter(customer::Column::WorkspaceId.eq(workspace_id))
+        .filter(customer::Column::DeletedAt.is_null())
+        .filter(customer::Column::FirstOrderAt.lt(until));
+    if let Some(condition) = segment {
+        customers = customers.filter(condition.clone());
+    }
+    let rows: Vec<(Uuid, Option<DateTime<Utc>>)> = customers.into_tuple().all(db).await?;
+    let mut out: HashMap<Uuid, History> =
+        rows.into_iter().map(|(id, first)| (id, History { first_order_at: first, orders: Vec::new() })).collect();
+    let mut orders = order::Entity::find()
+        .select_only()
+        .column(order::Column::CustomerId)
+        .column(order::Column::PlacedAt)
+        .column(order::Column::AmountMinor)
+        .filter(order::Column::WorkspaceId.eq(workspace_id))
+        .filter(order::Column::Status.eq(OrderStatus::Completed))
+        .filter(order::Column::PlacedAt.gte(since))
+        .filter(order::Column::PlacedAt.lt(until))
+        .order_by_asc(order::Column::PlacedAt);
+    if let Some(ids) = segment_ids(workspace_id, segment) {
+        orders = orders.filter(order::Column::CustomerId.in_subquery(ids));
+    }
+    let rows: Vec<(Uuid, DateTime<Utc>, i64)> = orders.into_tuple().all(db).await?;
+    for (customer_id, placed_at, amount) in rows {
+        if let Some(h) = out.get_mut(&customer_id) {
+            h.orders.push((placed_at, amount));
+        }
+    }
+    Ok(out)
+}
+
+pub async fn retention<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    query: RetentionQuery,
+) -> AppResult<RetentionReport> {
+    let workspace = workspaces::service::get(db, workspace_id).await?;
+    let settings = workspaces::settings::WorkspaceSettings::from_json(&workspace.settings);
+    let zone: chrono_tz::Tz = workspace.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let bounds = periods::boundaries(query.from, query.to, query.granularity, zone)?;
+    let window = Duration::days(settings.activity_window_days);
+    let (first, last) = (bounds[0], bounds[bounds.len() - 1]);
+    let histories = histories(db, workspace_id, &query.segment, first - window, last).await?;
+    let buckets: Vec<Counts> =
+        bounds.windows(2).map(|w| retention::period(histories.values(), w[0], w[1], window)).collect();
+    let total = retention::period(histories.values(), first, last, window);
+
+    let leads = lead_rows(db, workspace_id, first, last).await?;
+    let lead_buckets = bounds.windows(2).map(|w| lead_conversion(&leads, w[0], w[1])).collect();
+    let total_leads = lead_conversion(&leads, first, last);
+
+    let mut stats = customer::Entity::find()
+        .select_only()
+        .column(customer::Column::OrderCount)
+        .filter(customer::Column::WorkspaceId.eq(workspace_id))
+        .filter(customer::Column::DeletedAt.is_null())
+        .filter(customer::Column::OrderCount.gte(1));
+    if let Some(condition) = &query.segment {
+        stats = stats.filter(condition.clone());
+    }
+    let counts: Vec<i32> = stats.into_tuple().all(db).await?;
+    let repeaters = counts.iter().filter(|n| **n >= 2).count() as u64;
+    Ok(RetentionReport {
+        window_days: settings.activity_window_days,
+        currency: workspace.currency,
+        buckets,
+        total,
+        leads: lead_buckets,
+        total_leads,
+        lifetime_repeat_purchase_rate: retention::ratio(repeaters, counts.len() as u64),
+    })
+}
+
+struct LeadRow {
+    created_at: DateTime<Utc>,
+    converted_at: Option<DateTime<Utc>>,
+    source: String,
+    category: String,
+}
+
+/// Leads created or converted in `[since, until)`.
+async fn lead_rows<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> AppResult<Vec<LeadRow>> {
+    let in_span = |column: lead::Column| Condition::all().add(column.gte(since)).add(column.lt(until));
+    let rows = lead::Entity::find()
+        .filter(lead::Column::WorkspaceId.eq(workspace_id))
+        .filter(Condition::any().add(in_span(lead::Column::CreatedAt)).add(in_span(lead::Column::ConvertedAt)))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|l| LeadRow {
+            created_at: l.created_at,
+            converted_at: l.converted_at,
+            source: l.source.to_value(),
+            category: l.category.to_value(),
+        })
+        .collect())
+}
+
+fn lead_conversion(leads: &[LeadRow], from: DateTime<Utc>, to: DateTime<Utc>) -> LeadConversion {
+    let within = |t: DateTime<Utc>| from <= t && t < to;
+    let mut out = LeadConversion::default();
+    let mut days = Vec::new();
+    let mut by_source: HashMap<String, (u64, u64, u64)> = HashMap::new();
+    let mut by_category: HashMap<String, (u64, u64, u64)> = HashMap::new();
+    for l in leads {
+        let created = within(l.created_at);
+        let converted = l.converted_at.is_some_and(within);
+        let cohort = created && l.converted_at.is_some();
+        if !(created || converted) {
+            continue;
+        }
+        out.created += u64::from(created);
+        out.converted += u64::from(converted);
+        out.created_and_converted += u64::from(cohort);
+        if let (true, Some(at)) = (converted, l.converted_at) {
+            days.push((at - l.created_at).num_seconds() as f64 / 86_400.0);
+        }
+        for (map, key) in [(&mut by_source, &l.source), (&mut by_category, &l.category)] {
+            let entry = map.entry(key.clone()).or_default();
+            entry.0 += u64::from(created);
+            entry.1 += u64::from(converted);
+            entry.2 += u64::from(cohort);
+        }
+    }
+    days.sort_by(f64::total_cmp);
+    out.median_days_to_convert = match days.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(days[n / 2]),
+        n => Some((days[n / 2 - 1] + days[n / 2]) / 2.0),
+    };
+    let sorted = |map: HashMap<String, (u64, u64, u64)>| {
+        let mut rows: Vec<_> = map.into_iter().map(|(k, (a, b, c))| (k, a, b, c)).collect();
+        rows.sort();
+        rows
+    };
+    out.by_source = sorted(by_source);
+    out.by_category = sorted(by_category);
+    out
+}

@@ -1,0 +1,143 @@
+//! Retention metrics through the API, checked against counts worked out by hand from
+//! METRICS.md's definitions (monthly buckets in the workspace time zone, W = 90 days).
+
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+
+use crate::{db_tests, support::TestApp};
+
+const METRICS: &str = "query($input: RetentionMetricsInput!) { retentionMetrics(input: $input) {
+  activityWindowDays lifetimeRepeatPurchaseRate
+  buckets { ...numbers }
+  total { ...numbers }
+} }
+fragment numbers on RetentionBucket {
+  startCustomers endCustomers newCustomers retained churned reactivated retention churn crrTextbook
+  orders revenue averageOrderValue orderingCustomers purchaseFrequency repeatPurchaseRate returningCustomerRate
+}";
+
+fn row(bucket: &Value) -> Vec<Value> {
+    [
+        "startCustomers",
+        "endCustomers",
+        "newCustomers",
+        "retained",
+        "churned",
+        "reactivated",
+        "orders",
+        "revenue",
+        "averageOrderValue",
+        "orderingCustomers",
+    ]
+    .iter()
+    .map(|k| bucket[k].clone())
+    .collect()
+}
+
+async fn retention_metrics_match_the_definitions(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = tenant.admin_token.as_str();
+    let berlin = json!({ "city": "Berlin" });
+    let ada = app.customer(token, json!({ "name": "Ada", "profile": berlin })).await;
+    let bob = app.customer(token, json!({ "name": "Bob" })).await;
+    let cy = app.customer(token, json!({ "name": "Cy", "profile": berlin })).await;
+    let dee = app.customer(token, json!({ "name": "Dee" })).await;
+    let eve = app.customer(token, json!({ "name": "Eve" })).await;
+    let orders = [
+        (&ada, "a1", "10.00", "2026-01-10"),
+        (&ada, "a2", "20.00", "2026-02-15"),
+        (&ada, "a3", "30.00", "2026-04-20"),
+        (&bob, "b1", "50.00", "2026-01-05"),
+        (&cy, "c1", "40.00", "2026-03-03"),
+        (&cy, "c2", "60.00", "2026-03-20"),
+        (&dee, "d1", "15.00", "2025-09-01"),
+        (&dee, "d2", "25.00", "2026-04-02"),
+        (&eve, "e1", "5.00", "2026-02-10"),
+    ];
+    for (customer, reference, amount, day) in orders {
+        app.order(token, customer, reference, amount, &format!("{day}T12:00:00Z")).await;
+    }
+    // A refunded order counts nowhere: Eve never becomes a customer with orders.
+    let eve_order = app.order(token, &eve, "e1", "5.00", "2026-02-10T12:00:00Z").await;
+    app.ok(
+        Some(token),
+        "mutation($id: ID!) { refundOrder(input: { orderId: $id }) { order { status } } }",
+        json!({ "id": eve_order["order"]["id"] }),
+    )
+    .await;
+
+    let input = json!({ "from": "2026-02-01", "to": "2026-05-01", "granularity": "MONTH" });
+    let data = app.ok(Some(token), METRICS, json!({ "input": input })).await["retentionMetrics"].clone();
+    assert_eq!(data["activityWindowDays"], 90);
+    assert_eq!(data["lifetimeRepeatPurchaseRate"], 0.75, "Ada, Cy and Dee of four buyers");
+    let buckets = data["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 3);
+    // S, E, N, retained, churned, reactivated, orders, revenue, AOV, ordering customers.
+    assert_eq!(row(&buckets[0]), json!([2, 2, 0, 2, 0, 0, 1, "20.00", "20.00", 1]).as_array().unwrap().clone());
+    assert_eq!(row(&buckets[1]), json!([2, 3, 1, 2, 0, 0, 2, "100.00", "50.00", 1]).as_array().unwrap().clone());
+    assert_eq!(row(&buckets[2]), json!([3, 3, 0, 2, 1, 1, 2, "55.00", "27.50", 2]).as_array().unwrap().clone());
+    assert_eq!(buckets[1]["repeatPurchaseRate"], 1.0);
+    assert_eq!(buckets[1]["purchaseFrequency"], 2.0);
+    assert_eq!(buckets[1]["crrTextbook"], 1.0, "(3 − 1) / 2");
+    let third = 1.0 / 3.0;
+    assert_eq!(buckets[2]["churn"].as_f64(), Some(third));
+    assert_eq!(buckets[2]["retention"].as_f64(), Some(2.0 / 3.0));
+    assert_eq!(buckets[2]["returningCustomerRate"], 1.0);
+    let total = &data["total"];
+    assert_eq!(row(total), json!([2, 3, 1, 1, 1, 1, 5, "175.00", "35.00", 3]).as_array().unwrap().clone());
+    assert_eq!((total["retention"].as_f64(), total["crrTextbook"].as_f64()), (Some(0.5), Some(1.0)));
+
+    // A segment: Berlin customers only (Ada and Cy).
+    let segment = json!({ "from": "2026-02-01", "to": "2026-05-01", "granularity": "MONTH", "filter": { "city": { "eq": "Berlin" } } });
+    let data = app.ok(Some(token), METRICS, json!({ "input": segment })).await["retentionMetrics"].clone();
+    assert_eq!(row(&data["total"]), json!([1, 2, 1, 1, 0, 0, 4, "150.00", "37.50", 2]).as_array().unwrap().clone());
+
+    // An empty period: nulls, never zeros or NaN.
+    let empty = json!({ "from": "2020-01-01", "to": "2020-02-01", "granularity": "MONTH" });
+    let data = app.ok(Some(token), METRICS, json!({ "input": empty })).await["retentionMetrics"]["total"].clone();
+    for field in ["retention", "churn", "crrTextbook", "averageOrderValue", "purchaseFrequency", "repeatPurchaseRate"] {
+        assert!(data[field].is_null(), "{field}: {data}");
+    }
+    let bad = json!({ "from": "2026-05-01", "to": "2026-02-01", "granularity": "MONTH" });
+    assert_eq!(app.error_code(Some(token), METRICS, json!({ "input": bad })).await, "BAD_USER_INPUT");
+}
+
+async fn lead_conversion_by_source(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = tenant.admin_token.as_str();
+    let create = "mutation($input: CreateLeadInput!) { createLead(input: $input) { lead { id } } }";
+    let mut ids = Vec::new();
+    for (name, source) in [("L1", "REFERRAL"), ("L2", "REFERRAL"), ("L3", "WEBSITE")] {
+        let input = json!({ "input": { "name": name, "source": source, "category": "COMPARING" } });
+        ids.push(app.ok(Some(token), create, input).await["createLead"]["lead"]["id"].clone());
+    }
+    app.ok(
+        Some(token),
+        "mutation($id: ID!) { convertLead(input: { leadId: $id }) { customer { id } } }",
+        json!({ "id": ids[0] }),
+    )
+    .await;
+    let today = Utc::now().date_naive();
+    let query = "query($input: RetentionMetricsInput!) { retentionMetrics(input: $input) { total { leadConversion {
+      created converted createdAndConverted flowRate cohortRate medianDaysToConvert
+      bySource { key created converted flowRate } byCategory { key created }
+    } } } }";
+    let input = json!({ "from": (today - Duration::days(40)).to_string(), "to": (today + Duration::days(2)).to_string(), "granularity": "MONTH" });
+    let leads =
+        app.ok(Some(token), query, json!({ "input": input })).await["retentionMetrics"]["total"]["leadConversion"]
+            .clone();
+    assert_eq!((leads["created"].as_u64(), leads["converted"].as_u64()), (Some(3), Some(1)));
+    assert_eq!(leads["flowRate"].as_f64(), Some(1.0 / 3.0));
+    assert_eq!(leads["cohortRate"].as_f64(), Some(1.0 / 3.0));
+    assert!(leads["medianDaysToConvert"].as_f64().is_some_and(|d| (0.0..0.01).contains(&d)));
+    assert_eq!(
+        leads["bySource"],
+        json!([
+            { "key": "REFERRAL", "created": 2, "converted": 1, "flowRate": 0.5 },
+            { "key": "WEBSITE", "created": 1, "converted": 0, "flowRate": 0.0 }
+        ])
+    );
+    assert_eq!(leads["byCategory"], json!([{ "key": "COMPARING", "created": 3 }]));
+}
+
+db_tests!(retention_metrics_match_the_definitions, lead_conversion_by_source);
