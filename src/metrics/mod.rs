@@ -1,6 +1,7 @@
 //! Retention metrics (METRICS.md): retention and churn, purchase metrics, lead conversion per
 //! period. Definitions live in the pure modules (`retention`, `periods`); `service` loads data.
 
+pub mod cohorts;
 pub mod periods;
 pub mod retention;
 pub mod service;
@@ -207,6 +208,90 @@ impl RetentionMetrics {
     }
 }
 
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CohortMetric {
+    /// Share of the cohort's customers who ordered in the period.
+    Customers,
+    /// Revenue in the period per cohort customer.
+    Revenue,
+}
+
+#[derive(InputObject)]
+pub struct CohortRetentionInput {
+    /// Cohorts are customers whose first completed order falls in `[from, to)` (workspace time zone).
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub granularity: Granularity,
+    #[graphql(default_with = "CohortMetric::Customers")]
+    pub metric: CohortMetric,
+}
+
+/// Customers whose first completed order fell in one period.
+pub struct Cohort {
+    cohort: cohorts::Cohort,
+    metric: CohortMetric,
+    currency: String,
+}
+
+#[Object]
+impl Cohort {
+    async fn period_start(&self) -> DateTime<Utc> {
+        self.cohort.period_start
+    }
+    /// n_c: customers in the cohort.
+    async fn size(&self) -> u64 {
+        self.cohort.size
+    }
+    /// One cell per period from the cohort's own (offset 0) to the current one (partial).
+    async fn cells(&self) -> Vec<CohortCell> {
+        self.cohort
+            .cells
+            .iter()
+            .map(|cell| {
+                let revenue = minor_to_decimal(cell.revenue_minor, &self.currency);
+                let revenue_per_customer = (self.cohort.size > 0).then(|| revenue / Decimal::from(self.cohort.size));
+                let share = retention::ratio(cell.customers, self.cohort.size);
+                CohortCell {
+                    offset: cell.offset as i32,
+                    period_start: cell.period_start,
+                    customers: cell.customers,
+                    share,
+                    customers_or_later: cell.customers_or_later,
+                    share_or_later: retention::ratio(cell.customers_or_later, self.cohort.size),
+                    revenue,
+                    revenue_per_customer,
+                    value: match self.metric {
+                        CohortMetric::Customers => (self.cohort.size > 0)
+                            .then(|| Decimal::from(cell.customers) / Decimal::from(self.cohort.size)),
+                        CohortMetric::Revenue => revenue_per_customer,
+                    },
+                    partial: cell.partial,
+                }
+            })
+            .collect()
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct CohortCell {
+    /// k: periods after the cohort's period.
+    pub offset: i32,
+    pub period_start: DateTime<Utc>,
+    /// Cohort customers with a completed order in this period.
+    pub customers: u64,
+    /// customers / cohort size (1 at offset 0).
+    pub share: Option<f64>,
+    /// Cohort customers who ordered in this period or any later one ("unbounded" retention).
+    pub customers_or_later: u64,
+    pub share_or_later: Option<f64>,
+    pub revenue: Decimal,
+    pub revenue_per_customer: Option<Decimal>,
+    /// The requested metric: `share` (CUSTOMERS) or `revenuePerCustomer` (REVENUE).
+    pub value: Option<Decimal>,
+    /// The period is still running.
+    pub partial: bool,
+}
+
 #[derive(Default)]
 pub struct MetricsQuery;
 
@@ -224,5 +309,28 @@ impl MetricsQuery {
         let segment = input.filter.map(|f| f.condition(&workspace.currency, db.get_database_backend())).transpose()?;
         let query = service::RetentionQuery { from: input.from, to: input.to, granularity: input.granularity, segment };
         Ok(RetentionMetrics(service::retention(db, principal.workspace_id(), query).await?))
+    }
+
+    /// The cohort matrix (METRICS.md §6): cohorts by the period of their first completed order,
+    /// one cell per later period up to the current one; future periods are left out.
+    async fn cohort_retention(
+        &self,
+        ctx: &Context<'_>,
+        input: CohortRetentionInput,
+    ) -> async_graphql::Result<Vec<Cohort>> {
+        let principal = authorize(ctx, Permission::ReadCustomers)?;
+        let (matrix, currency) = service::cohort_matrix(
+            state(ctx).db(),
+            principal.workspace_id(),
+            input.from,
+            input.to,
+            input.granularity,
+            Utc::now(),
+        )
+        .await?;
+        Ok(matrix
+            .into_iter()
+            .map(|cohort| Cohort { cohort, metric: input.metric, currency: currency.clone() })
+            .collect())
     }
 }

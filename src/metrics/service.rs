@@ -13,6 +13,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
+    cohorts::{self, Cohort},
     periods::{self, Granularity},
     retention::{self, Counts, History},
 };
@@ -217,4 +218,58 @@ fn lead_conversion(leads: &[LeadRow], from: DateTime<Utc>, to: DateTime<Utc>) ->
     out.by_source = sorted(by_source);
     out.by_category = sorted(by_category);
     out
+}
+
+/// The cohort matrix for cohorts whose first period lies in `[from, to)`, up to the current period.
+pub async fn cohort_matrix<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+    granularity: Granularity,
+    now: DateTime<Utc>,
+) -> AppResult<(Vec<Cohort>, String)> {
+    let workspace = workspaces::service::get(db, workspace_id).await?;
+    let zone: chrono_tz::Tz = workspace.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let cohort_bounds = periods::boundaries(from, to, granularity, zone)?;
+    let today = now.with_timezone(&zone).date_naive();
+    let horizon = today.max(to).succ_opt().unwrap_or(today);
+    let bounds = periods::boundaries(from, horizon, granularity, zone)?;
+    let (first, last) = (cohort_bounds[0], cohort_bounds[cohort_bounds.len() - 1]);
+    let members = customer::Entity::find()
+        .select_only()
+        .column(customer::Column::Id)
+        .filter(customer::Column::WorkspaceId.eq(workspace_id))
+        .filter(customer::Column::DeletedAt.is_null())
+        .filter(customer::Column::FirstOrderAt.gte(first))
+        .filter(customer::Column::FirstOrderAt.lt(last));
+    let rows: Vec<(Uuid, Option<DateTime<Utc>>)> =
+        members.clone().column(customer::Column::FirstOrderAt).into_tuple().all(db).await?;
+    let mut index: HashMap<Uuid, usize> = HashMap::with_capacity(rows.len());
+    let mut customers = Vec::with_capacity(rows.len());
+    for (id, first_order) in rows {
+        if let Some(at) = first_order {
+            index.insert(id, customers.len());
+            customers.push((at, Vec::new()));
+        }
+    }
+    let orders: Vec<(Uuid, DateTime<Utc>, i64)> = order::Entity::find()
+        .select_only()
+        .column(order::Column::CustomerId)
+        .column(order::Column::PlacedAt)
+        .column(order::Column::AmountMinor)
+        .filter(order::Column::WorkspaceId.eq(workspace_id))
+        .filter(order::Column::Status.eq(OrderStatus::Completed))
+        .filter(order::Column::PlacedAt.gte(first))
+        .filter(order::Column::CustomerId.in_subquery(members.into_query()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (customer_id, placed_at, amount) in orders {
+        if let Some(i) = index.get(&customer_id) {
+            customers[*i].1.push((placed_at, amount));
+        }
+    }
+    let matrix = cohorts::matrix(&bounds, cohort_bounds.len() - 1, &customers, now);
+    Ok((matrix, workspace.currency))
 }

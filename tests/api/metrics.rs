@@ -34,9 +34,9 @@ fn row(bucket: &Value) -> Vec<Value> {
     .collect()
 }
 
-async fn retention_metrics_match_the_definitions(app: TestApp) {
-    let tenant = app.tenant("acme").await;
-    let token = tenant.admin_token.as_str();
+/// Five customers: Ada (Berlin) buys in Jan, Feb and Apr 2026; Bob once in Jan; Cy (Berlin) twice
+/// in Mar; Dee in Sep 2025 and again in Apr; Eve's only order is refunded.
+async fn seed(app: &TestApp, token: &str) {
     let berlin = json!({ "city": "Berlin" });
     let ada = app.customer(token, json!({ "name": "Ada", "profile": berlin })).await;
     let bob = app.customer(token, json!({ "name": "Bob" })).await;
@@ -65,6 +65,12 @@ async fn retention_metrics_match_the_definitions(app: TestApp) {
         json!({ "id": eve_order["order"]["id"] }),
     )
     .await;
+}
+
+async fn retention_metrics_match_the_definitions(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = tenant.admin_token.as_str();
+    seed(&app, token).await;
 
     let input = json!({ "from": "2026-02-01", "to": "2026-05-01", "granularity": "MONTH" });
     let data = app.ok(Some(token), METRICS, json!({ "input": input })).await["retentionMetrics"].clone();
@@ -140,4 +146,36 @@ async fn lead_conversion_by_source(app: TestApp) {
     assert_eq!(leads["byCategory"], json!([{ "key": "COMPARING", "created": 3 }]));
 }
 
-db_tests!(retention_metrics_match_the_definitions, lead_conversion_by_source);
+async fn cohort_matrix_by_first_order_month(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = tenant.admin_token.as_str();
+    seed(&app, token).await;
+    let query = "query($input: CohortRetentionInput!) { cohortRetention(input: $input) {
+      periodStart size cells { offset customers share customersOrLater shareOrLater revenue revenuePerCustomer value partial }
+    } }";
+    let input = json!({ "from": "2026-01-01", "to": "2026-04-01", "granularity": "MONTH" });
+    let cohorts = app.ok(Some(token), query, json!({ "input": input })).await["cohortRetention"].clone();
+    let sizes: Vec<u64> = cohorts.as_array().unwrap().iter().map(|c| c["size"].as_u64().unwrap()).collect();
+    assert_eq!(sizes, [2, 0, 1], "Jan: Ada and Bob; Feb: nobody (Eve's order was refunded); Mar: Cy");
+    let january = cohorts[0]["cells"].as_array().unwrap();
+    let shares: Vec<(u64, f64, u64)> = january[..4]
+        .iter()
+        .map(|c| {
+            (c["customers"].as_u64().unwrap(), c["share"].as_f64().unwrap(), c["customersOrLater"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(shares, [(2, 1.0, 2), (1, 0.5, 1), (0, 0.0, 1), (1, 0.5, 1)]);
+    assert_eq!(january[0]["revenue"], "60.00");
+    assert_eq!(january[0]["revenuePerCustomer"], "30.00");
+    assert_eq!(january[0]["value"], "1");
+    // One cell per month up to the current one, which is partial; nothing for future months.
+    assert!(january.last().unwrap()["partial"].as_bool().unwrap());
+    assert!(january[..january.len() - 1].iter().all(|c| c["partial"] == false));
+    assert_eq!(cohorts[1]["cells"][0]["share"], Value::Null, "an empty cohort has no shares");
+    assert_eq!(cohorts[2]["cells"].as_array().unwrap().len(), january.len() - 2);
+    let input = json!({ "from": "2026-03-01", "to": "2026-04-01", "granularity": "MONTH", "metric": "REVENUE" });
+    let march = app.ok(Some(token), query, json!({ "input": input })).await["cohortRetention"][0].clone();
+    assert_eq!(march["cells"][0]["value"], "100.00");
+}
+
+db_tests!(retention_metrics_match_the_definitions, lead_conversion_by_source, cohort_matrix_by_first_order_month);
