@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, Utc};
 
+use super::retention::History;
+
 /// One cell of a cohort's row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cell {
@@ -28,13 +30,8 @@ pub struct Cohort {
 
 /// `bounds` are period boundaries from the first cohort's period to the end of the period containing
 /// `now`; the first `cohorts` periods are cohorts. `customers` holds each customer's first order time
-/// and completed orders (any order).
-pub fn matrix(
-    bounds: &[DateTime<Utc>],
-    cohorts: usize,
-    customers: &[(DateTime<Utc>, Vec<(DateTime<Utc>, i64)>)],
-    now: DateTime<Utc>,
-) -> Vec<Cohort> {
+/// and completed orders.
+pub fn matrix(bounds: &[DateTime<Utc>], cohorts: usize, customers: &[History], now: DateTime<Utc>) -> Vec<Cohort> {
     let periods = bounds.len().saturating_sub(1);
     let index = |t: DateTime<Utc>| bounds.partition_point(|b| *b <= t).checked_sub(1).filter(|i| *i < periods);
     // Per cohort: size, and per offset: customers, customers with their last order at that offset or later, revenue.
@@ -42,8 +39,8 @@ pub fn matrix(
     let mut ordered = vec![vec![0u64; periods]; cohorts];
     let mut last_at = vec![vec![0u64; periods]; cohorts];
     let mut revenue = vec![vec![0i128; periods]; cohorts];
-    for (first, orders) in customers {
-        let Some(c) = index(*first).filter(|c| *c < cohorts) else { continue };
+    for History { first_order_at, orders } in customers {
+        let Some(c) = first_order_at.and_then(index).filter(|c| *c < cohorts) else { continue };
         size[c] += 1;
         let mut seen = vec![false; periods - c];
         for (at, amount) in orders {

@@ -250,7 +250,7 @@ pub async fn cohort_matrix<C: ConnectionTrait>(
     for (id, first_order) in rows {
         if let Some(at) = first_order {
             index.insert(id, customers.len());
-            customers.push((at, Vec::new()));
+            customers.push(History { first_order_at: Some(at), orders: Vec::new() });
         }
     }
     let orders: Vec<(Uuid, DateTime<Utc>, i64)> = order::Entity::find()
@@ -267,7 +267,7 @@ pub async fn cohort_matrix<C: ConnectionTrait>(
         .await?;
     for (customer_id, placed_at, amount) in orders {
         if let Some(i) = index.get(&customer_id) {
-            customers[*i].1.push((placed_at, amount));
+            customers[*i].orders.push((placed_at, amount));
         }
     }
     let matrix = cohorts::matrix(&bounds, cohort_bounds.len() - 1, &customers, now);
