@@ -94,10 +94,14 @@ mod tests {
     fn cells_count_orders_per_period_and_stop_at_the_current_one() {
         // Four 10-day periods; "now" is inside the third.
         let bounds: Vec<_> = (0..5).map(|i| day(i * 10)).collect();
+        let history = |first: i64, orders: &[(i64, i64)]| History {
+            first_order_at: Some(day(first)),
+            orders: orders.iter().map(|(d, a)| (day(*d), *a)).collect(),
+        };
         let customers = vec![
-            (day(1), vec![(day(1), 100), (day(25), 50)]),  // cohort 0, back in period 2
-            (day(2), vec![(day(2), 10), (day(3), 10)]),    // cohort 0, never back
-            (day(12), vec![(day(12), 70), (day(15), 30)]), // cohort 1
+            history(1, &[(1, 100), (25, 50)]),  // cohort 0, back in period 2
+            history(2, &[(2, 10), (3, 10)]),    // cohort 0, never back
+            history(12, &[(12, 70), (15, 30)]), // cohort 1
         ];
         let m = matrix(&bounds, 2, &customers, day(21));
         assert_eq!(m[0].size, 2);
