@@ -131,6 +131,10 @@ impl Customer {
         self.0.last_order_at
     }
     /// Whole days since the last completed order; null without orders.
+    /// RFM quintile scores and segment within the workspace (null without completed orders).
+    async fn rfm(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<crate::metrics::RfmScores>> {
+        crate::metrics::customer_rfm(ctx, &self.0).await
+    }
     async fn days_since_last_order(&self) -> Option<i64> {
         self.0.last_order_at.map(|t| (Utc::now() - t).num_days())
     }

@@ -4,6 +4,7 @@
 pub mod cohorts;
 pub mod periods;
 pub mod retention;
+pub mod rfm;
 pub mod service;
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
@@ -292,6 +293,97 @@ pub struct CohortCell {
     pub partial: bool,
 }
 
+/// A customer's RFM scores (1–5, 5 best) and segment, within their workspace.
+#[derive(SimpleObject)]
+pub struct RfmScores {
+    /// Whole days since the last completed order.
+    pub recency_days: i64,
+    /// Completed orders.
+    pub frequency: i64,
+    /// Total completed amount.
+    pub monetary: Decimal,
+    pub r: i32,
+    pub f: i32,
+    pub m: i32,
+    pub segment: rfm::RfmSegment,
+}
+
+/// The workspace's RFM distribution, computed once per request.
+pub struct RfmDistributionLoader(pub sea_orm::DatabaseConnection);
+
+impl async_graphql::dataloader::Loader<uuid::Uuid> for RfmDistributionLoader {
+    type Value = std::sync::Arc<rfm::Distribution>;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[uuid::Uuid],
+    ) -> Result<std::collections::HashMap<uuid::Uuid, Self::Value>, Self::Error> {
+        let mut out = std::collections::HashMap::new();
+        for workspace_id in keys {
+            let distribution = service::rfm_distribution(&self.0, *workspace_id, Utc::now()).await?;
+            out.insert(*workspace_id, std::sync::Arc::new(distribution));
+        }
+        Ok(out)
+    }
+}
+
+/// `customer.rfm`: null for customers without completed orders and in workspaces with fewer than five.
+pub async fn customer_rfm(
+    ctx: &Context<'_>,
+    customer: &entity::customer::Model,
+) -> async_graphql::Result<Option<RfmScores>> {
+    let Some(last) = customer.last_order_at.filter(|_| customer.order_count > 0) else { return Ok(None) };
+    let inputs = service::rfm_of(last, customer.order_count, customer.total_spent_minor, Utc::now());
+    let Some(distribution) =
+        crate::graphql::loader::<RfmDistributionLoader>(ctx)?.load_one(customer.workspace_id).await?
+    else {
+        return Ok(None);
+    };
+    let currency = crate::workspaces::service::get(state(ctx).db(), customer.workspace_id).await?.currency;
+    Ok(distribution.scores(inputs).map(|s| RfmScores {
+        recency_days: inputs.recency_days,
+        frequency: inputs.frequency,
+        monetary: minor_to_decimal(i128::from(inputs.monetary_minor), &currency),
+        r: s.r.into(),
+        f: s.f.into(),
+        m: s.m.into(),
+        segment: s.segment,
+    }))
+}
+
+/// Segment sizes and revenue shares.
+#[derive(SimpleObject)]
+pub struct RfmSegmentSize {
+    pub segment: rfm::RfmSegment,
+    pub customers: u64,
+    /// customers / all scored customers.
+    pub share: Option<f64>,
+    pub revenue: Decimal,
+    /// This segment's part of all scored customers' revenue.
+    pub revenue_share: Option<f64>,
+}
+
+/// The values that got each score (lowest and highest seen), so the quintiles can be read.
+#[derive(SimpleObject)]
+pub struct RfmThreshold {
+    pub score: i32,
+    pub recency_days: Option<Vec<i64>>,
+    pub frequency: Option<Vec<i64>>,
+    pub monetary_minor: Option<Vec<i64>>,
+}
+
+#[derive(SimpleObject)]
+pub struct RfmReport {
+    pub analyzed_at: DateTime<Utc>,
+    /// Customers with a completed order (the population the quintiles are taken in).
+    pub customers: u64,
+    /// All eleven segments, in a fixed order, empty ones included; empty when fewer than five customers.
+    pub segments: Vec<RfmSegmentSize>,
+    /// Per score 1–5: `[lowest, highest]` value with that score, or null when nobody got it.
+    pub thresholds: Vec<RfmThreshold>,
+}
+
 #[derive(Default)]
 pub struct MetricsQuery;
 
@@ -309,6 +401,76 @@ impl MetricsQuery {
         let segment = input.filter.map(|f| f.condition(&workspace.currency, db.get_database_backend())).transpose()?;
         let query = service::RetentionQuery { from: input.from, to: input.to, granularity: input.granularity, segment };
         Ok(RetentionMetrics(service::retention(db, principal.workspace_id(), query).await?))
+    }
+
+    /// RFM quintile scores (METRICS.md §7, ties share the lowest score of their block) summarised
+    /// by segment, as of now. Per customer: `customer.rfm`.
+    async fn rfm(&self, ctx: &Context<'_>) -> async_graphql::Result<RfmReport> {
+        use rfm::RfmSegment::*;
+        let principal = authorize(ctx, Permission::ReadCustomers)?;
+        let db = state(ctx).db();
+        let now = Utc::now();
+        let currency = crate::workspaces::service::get(db, principal.workspace_id()).await?.currency;
+        let inputs = service::rfm_inputs(db, principal.workspace_id(), now).await?;
+        let all: Vec<rfm::Inputs> = inputs.iter().map(|(_, i)| *i).collect();
+        let distribution = rfm::Distribution::new(&all);
+        let order = [
+            Champions,
+            Loyal,
+            PotentialLoyalist,
+            New,
+            Promising,
+            NeedAttention,
+            AboutToSleep,
+            AtRisk,
+            CannotLoseThem,
+            Hibernating,
+            Lost,
+        ];
+        let mut sizes = std::collections::HashMap::new();
+        let mut ranges: [[Option<(i64, i64)>; 3]; 5] = [[None; 3]; 5];
+        let widen = |slot: &mut Option<(i64, i64)>, v: i64| {
+            *slot = Some(slot.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
+        };
+        let mut total_revenue: i128 = 0;
+        for i in &all {
+            let Some(s) = distribution.scores(*i) else { continue };
+            let entry = sizes.entry(s.segment).or_insert((0u64, 0i128));
+            entry.0 += 1;
+            entry.1 += i128::from(i.monetary_minor);
+            total_revenue += i128::from(i.monetary_minor);
+            widen(&mut ranges[usize::from(s.r) - 1][0], i.recency_days);
+            widen(&mut ranges[usize::from(s.f) - 1][1], i.frequency);
+            widen(&mut ranges[usize::from(s.m) - 1][2], i.monetary_minor);
+        }
+        let scored = all.len() as u64;
+        let segments = if distribution.len() < 5 {
+            Vec::new()
+        } else {
+            order
+                .into_iter()
+                .map(|segment| {
+                    let (customers, revenue) = sizes.get(&segment).copied().unwrap_or_default();
+                    RfmSegmentSize {
+                        segment,
+                        customers,
+                        share: retention::ratio(customers, scored),
+                        revenue: minor_to_decimal(revenue, &currency),
+                        revenue_share: (total_revenue > 0).then(|| revenue as f64 / total_revenue as f64),
+                    }
+                })
+                .collect()
+        };
+        let pair = |r: Option<(i64, i64)>| r.map(|(lo, hi)| vec![lo, hi]);
+        let thresholds = (0..5)
+            .map(|k| RfmThreshold {
+                score: k as i32 + 1,
+                recency_days: pair(ranges[k][0]),
+                frequency: pair(ranges[k][1]),
+                monetary_minor: pair(ranges[k][2]),
+            })
+            .collect();
+        Ok(RfmReport { analyzed_at: now, customers: scored, segments, thresholds })
     }
 
     /// The cohort matrix (METRICS.md §6): cohorts by the period of their first completed order,

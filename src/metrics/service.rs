@@ -16,6 +16,7 @@ use super::{
     cohorts::{self, Cohort},
     periods::{self, Granularity},
     retention::{self, Counts, History},
+    rfm::{self, Distribution},
 };
 use crate::{graphql::AppResult, workspaces};
 
@@ -272,4 +273,46 @@ pub async fn cohort_matrix<C: ConnectionTrait>(
     }
     let matrix = cohorts::matrix(&bounds, cohort_bounds.len() - 1, &customers, now);
     Ok((matrix, workspace.currency))
+}
+
+/// RFM inputs of every customer with a completed order, as of `now` (from their order statistics).
+pub async fn rfm_inputs<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<(Uuid, rfm::Inputs)>> {
+    let rows: Vec<(Uuid, Option<DateTime<Utc>>, i32, i64)> = customer::Entity::find()
+        .select_only()
+        .column(customer::Column::Id)
+        .column(customer::Column::LastOrderAt)
+        .column(customer::Column::OrderCount)
+        .column(customer::Column::TotalSpentMinor)
+        .filter(customer::Column::WorkspaceId.eq(workspace_id))
+        .filter(customer::Column::DeletedAt.is_null())
+        .filter(customer::Column::OrderCount.gte(1))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, last, count, spent)| last.map(|at| (id, rfm_of(at, count, spent, now))))
+        .collect())
+}
+
+pub fn rfm_of(last_order_at: DateTime<Utc>, order_count: i32, spent_minor: i64, now: DateTime<Utc>) -> rfm::Inputs {
+    rfm::Inputs {
+        recency_days: (now - last_order_at).num_days().max(0),
+        frequency: i64::from(order_count),
+        monetary_minor: spent_minor,
+    }
+}
+
+/// The workspace's RFM distribution.
+pub async fn rfm_distribution<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<Distribution> {
+    let inputs: Vec<rfm::Inputs> = rfm_inputs(db, workspace_id, now).await?.into_iter().map(|(_, i)| i).collect();
+    Ok(Distribution::new(&inputs))
 }

@@ -178,4 +178,61 @@ async fn cohort_matrix_by_first_order_month(app: TestApp) {
     assert_eq!(march["cells"][0]["value"], "100.00");
 }
 
-db_tests!(retention_metrics_match_the_definitions, lead_conversion_by_source, cohort_matrix_by_first_order_month);
+async fn rfm_scores_and_segments(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = tenant.admin_token.as_str();
+    seed(&app, token).await;
+    let score = "query($id: ID!) { customer(id: $id) { rfm { r f m segment frequency monetary } } }";
+    let customers = "{ customers(first: 10) { edges { node { id name } } } }";
+    let ids: std::collections::HashMap<String, String> =
+        app.ok(Some(token), customers, json!({})).await["customers"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["node"]["name"].as_str().unwrap().to_owned(), e["node"]["id"].as_str().unwrap().to_owned()))
+            .collect();
+    let ada = app.ok(Some(token), score, json!({ "id": ids["Ada"] })).await;
+    assert!(ada["customer"]["rfm"].is_null(), "four buyers are too few for quintiles");
+
+    let fay = app.customer(token, json!({ "name": "Fay" })).await;
+    app.order(token, &fay, "f1", "70.00", &(Utc::now() - Duration::days(3)).to_rfc3339()).await;
+    // Recency: Fay < Ada < Dee < Cy < Bob; orders: Ada 3, Cy 2, Dee 2, Bob 1, Fay 1;
+    // spend: Dee 40 < Bob 50 < Ada 60 < Fay 70 < Cy 100.
+    let expected = [
+        ("Fay", json!({ "r": 5, "f": 1, "m": 4, "segment": "NEW", "frequency": 1, "monetary": "70.00" })),
+        ("Ada", json!({ "r": 4, "f": 5, "m": 3, "segment": "LOYAL", "frequency": 3, "monetary": "60.00" })),
+        ("Dee", json!({ "r": 3, "f": 3, "m": 1, "segment": "NEED_ATTENTION", "frequency": 2, "monetary": "40.00" })),
+        ("Cy", json!({ "r": 2, "f": 3, "m": 5, "segment": "AT_RISK", "frequency": 2, "monetary": "100.00" })),
+        ("Bob", json!({ "r": 1, "f": 1, "m": 2, "segment": "LOST", "frequency": 1, "monetary": "50.00" })),
+    ];
+    for (name, scores) in expected {
+        let id = if name == "Fay" { fay.clone() } else { ids[name].clone() };
+        assert_eq!(app.ok(Some(token), score, json!({ "id": id })).await["customer"]["rfm"], scores, "{name}");
+    }
+    let report = app
+        .ok(
+            Some(token),
+            "{ rfm { customers segments { segment customers share revenue revenueShare } thresholds { score frequency } } }",
+            json!({}),
+        )
+        .await["rfm"]
+        .clone();
+    assert_eq!(report["customers"], 5);
+    let segments = report["segments"].as_array().unwrap();
+    assert_eq!(segments.len(), 11, "every segment, empty ones included");
+    let loyal = segments.iter().find(|s| s["segment"] == "LOYAL").unwrap();
+    assert_eq!(
+        *loyal,
+        json!({ "segment": "LOYAL", "customers": 1, "share": 0.2, "revenue": "60.00", "revenueShare": 60.0 / 320.0 })
+    );
+    assert_eq!(segments.iter().find(|s| s["segment"] == "CHAMPIONS").unwrap()["customers"], 0);
+    assert_eq!(report["thresholds"][0], json!({ "score": 1, "frequency": [1, 1] }));
+    assert_eq!(report["thresholds"][1], json!({ "score": 2, "frequency": null }), "ties leave F = 2 empty");
+}
+
+db_tests!(
+    retention_metrics_match_the_definitions,
+    lead_conversion_by_source,
+    cohort_matrix_by_first_order_month,
+    rfm_scores_and_segments,
+);
