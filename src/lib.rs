@@ -20,6 +20,7 @@ pub mod interactions;
 pub mod jobs;
 pub mod leads;
 pub mod loyalty;
+pub mod metrics;
 pub mod money;
 pub mod orders;
 pub mod profile;
