@@ -370,6 +370,10 @@ impl<'a> Likelihood<'a> {
 impl Objective<4> for Likelihood<'_> {
     fn evaluate(&self, point: &[f64; 4], gradient: &mut [f64; 4]) -> f64 {
         let [r, alpha, a, b] = point.map(f64::exp);
+        if ![r, alpha, a, b].iter().all(|t| t.is_normal()) {
+            // exp over- or underflowed: far outside any plausible fit, and the special functions would fail.
+            return f64::NAN;
+        }
         let data = self.data;
         let mut scratch = self.scratch.borrow_mut();
         let Scratch { age_terms, recency_terms, x_terms } = &mut *scratch;
@@ -444,11 +448,209 @@ impl Objective<4> for Likelihood<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::predictive::simulation;
 
+    /// Fader, Hardie & Lee (2005), CDNOW, weeks.
     const CDNOW: BgNbdParams = BgNbdParams { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
+    const ONES: BgNbdParams = BgNbdParams { r: 1.0, alpha: 1.0, a: 1.0, b: 1.0 };
+
+    fn close(value: f64, expected: f64, relative: f64) -> bool {
+        (value - expected).abs() <= relative * expected.abs()
+    }
 
     #[test]
-    fn placeholder() {
-        assert!(CDNOW.validate().is_ok());
+    fn likelihood_of_small_cases_by_hand() {
+        // x = 0: L = (α/(α+T))^r; r = 0.5, α = 2, T = 6 gives (1/4)^0.5 = 1/2.
+        let p = BgNbdParams { r: 0.5, alpha: 2.0, a: 0.7, b: 1.3 };
+        assert!(close(p.log_likelihood(0, 0.0, 6.0).unwrap(), 0.5_f64.ln(), 1e-14));
+        // x = 1, r = α = a = b = 1: L = Γ(2)/Γ(1)·1·B(1, 2)/B(1, 1)·[(1+T)^−2 + a/b·(1+t_x)^−2]
+        //   = 1/2·(1/16 + 1/4) = 5/32 at t_x = 1, T = 3.
+        assert!(close(ONES.log_likelihood(1, 1.0, 3.0).unwrap(), (5.0_f64 / 32.0).ln(), 1e-14));
+        // x = 2: Γ(3)/Γ(1) = 2, B(1, 3)/B(1, 1) = 1/3, bracket 4^−3 + 1/2·2^−3 = 5/64, so L = 2/3·5/64 = 5/96.
+        assert!(close(ONES.log_likelihood(2, 1.0, 3.0).unwrap(), (5.0_f64 / 96.0).ln(), 1e-14));
+        // Large x with t_x ≪ T: the log-sum-exp keeps the dropped-out branch that a direct sum would lose.
+        assert!(CDNOW.log_likelihood(400, 1.0, 5000.0).unwrap().is_finite());
+    }
+
+    #[test]
+    fn grouped_likelihood_and_gradient_agree_with_the_per_customer_form() {
+        let triples = [
+            Triple { x: 0, t_x: 0.0, age: 38.86, count: 7 },
+            Triple { x: 2, t_x: 30.43, age: 38.86, count: 3 },
+            Triple { x: 1, t_x: 0.5, age: 20.0, count: 1 },
+            Triple { x: 12, t_x: 35.0, age: 36.0, count: 2 },
+            Triple { x: 2, t_x: 1.0, age: 38.86, count: 1 },
+            Triple { x: 0, t_x: 0.0, age: 0.0, count: 4 }, // T = 0 adds nothing
+        ];
+        let (total, gradient) = log_likelihood(&CDNOW, &triples).unwrap();
+        let direct: f64 = triples
+            .iter()
+            .map(|t| t.count as f64 * CDNOW.log_likelihood(t.x, t.t_x, t.age).unwrap())
+            .sum();
+        assert!(close(total, direct, 1e-13), "{total} vs {direct}");
+        let h = 1e-6;
+        for i in 0..4 {
+            let shifted = |delta: f64| {
+                let mut logs = [CDNOW.r.ln(), CDNOW.alpha.ln(), CDNOW.a.ln(), CDNOW.b.ln()];
+                logs[i] += delta;
+                let [r, alpha, a, b] = logs.map(f64::exp);
+                log_likelihood(&BgNbdParams { r, alpha, a, b }, &triples).unwrap().0
+            };
+            let numeric = (shifted(h) - shifted(-h)) / (2.0 * h);
+            assert!((gradient[i] - numeric).abs() < 1e-6 * (1.0 + numeric.abs()), "∂/∂θ{i}: {} vs {numeric}", gradient[i]);
+        }
+    }
+
+    // Reference values from python3 mpmath 1.3 at 50 digits: eqs. 8, 9 and 10 written out with `hyp2f1`,
+    // `beta`, `gamma` and `factorial` at the CDNOW parameters.
+
+    #[test]
+    fn conditional_expectation_matches_the_spreadsheet_example() {
+        let value = CDNOW.conditional_expected_purchases(39.0, 2, 30.43, 38.86).unwrap();
+        assert!((value - 1.226).abs() < 5e-4, "{value}");
+        // (t, x, t_x, T, E[Y(t) | x, t_x, T])
+        let references = [
+            (39.0, 2, 30.43, 38.86, 1.2260281747671444463),
+            (39.0, 0, 0.0, 38.86, 0.19509805201126263869),
+            (520.0, 10, 35.0, 38.86, 32.157346700016921856),
+            (100000.0, 2, 30.43, 38.86, 48.616844073588746498),
+            (0.5, 1, 1.0, 20.0, 0.0081100302005641970132),
+        ];
+        for (t, x, t_x, age, reference) in references {
+            let value = CDNOW.conditional_expected_purchases(t, x, t_x, age).unwrap();
+            assert!(close(value, reference, 1e-11), "E[Y({t}) | {x}, {t_x}, {age}] = {value}, expected {reference}");
+        }
+    }
+
+    #[test]
+    fn unconditional_expectation_and_count_distribution_match_references() {
+        for (t, reference) in
+            [(1.0, 0.053267891171658279927), (39.0, 1.1967231933208168419), (520.0, 4.9746178618496597289), (
+                100000.0,
+                29.607861654554955296,
+            )]
+        {
+            let value = CDNOW.expected_purchases(t).unwrap();
+            assert!(close(value, reference, 1e-11), "E[X({t})] = {value}, expected {reference}");
+        }
+        // (t, n, P(X(t) = n))
+        let references = [
+            (39.0, 0, 0.57378635209600940507),
+            (39.0, 1, 0.19939528083591145644),
+            (39.0, 5, 0.01796549386657904351),
+            (39.0, 40, 1.5052893107616239553e-5),
+            (520.0, 2, 0.11506182544069953299),
+            (0.01, 3, 7.9788454623220247137e-10),
+            (100000.0, 7, 0.028311706489560105762),
+        ];
+        for (t, n, reference) in references {
+            let value = CDNOW.probability_of_n(t, n).unwrap();
+            assert!(close(value, reference, 1e-10), "P(X({t}) = {n}) = {value}, expected {reference}");
+        }
+        // The distribution sums to 1 and its mean is eq. 9.
+        let (mut total, mut mean) = (0.0, 0.0);
+        for n in 0..2000 {
+            let p = CDNOW.probability_of_n(39.0, n).unwrap();
+            total += p;
+            mean += f64::from(n) * p;
+        }
+        assert!(close(total, 1.0, 1e-12), "{total}");
+        assert!(close(mean, CDNOW.expected_purchases(39.0).unwrap(), 1e-9), "{mean}");
+    }
+
+    #[test]
+    fn probability_alive() {
+        assert_eq!(CDNOW.probability_alive(0, 0.0, 38.86).unwrap(), 1.0);
+        // 1/(1 + a/(b+x−1)·((α+T)/(α+t_x))^(r+x)) = 1/(1 + 1/2·2³) = 1/5 with all parameters 1, x = 2, t_x = 1, T = 3.
+        assert!(close(ONES.probability_alive(2, 1.0, 3.0).unwrap(), 0.2, 1e-15));
+        // A recent purchase makes the customer likelier alive; a frequent buyer silent for long is gone.
+        assert!(CDNOW.probability_alive(5, 38.0, 38.86).unwrap() > CDNOW.probability_alive(5, 10.0, 38.86).unwrap());
+        assert!(CDNOW.probability_alive(400, 1.0, 5000.0).unwrap() < 1e-100);
+    }
+
+    #[test]
+    fn zero_horizon_gives_exactly_zero() {
+        assert_eq!(CDNOW.expected_purchases(0.0).unwrap(), 0.0);
+        assert_eq!(CDNOW.conditional_expected_purchases(0.0, 3, 10.0, 38.0).unwrap(), 0.0);
+        assert_eq!(CDNOW.probability_of_n(0.0, 0).unwrap(), 1.0);
+        assert_eq!(CDNOW.probability_of_n(0.0, 2).unwrap(), 0.0);
+    }
+
+    #[test]
+    fn a_equal_to_one_is_the_limit() {
+        // mpmath: c/(c−b)·[1 − (1−z)^r+x 2F1(…)] at c = b + 1e−50 (120 digits), r = 0.243, α = 4.414,
+        // b = 2.426, x = 0, T = 38.86, t = 39 and 100,000.
+        let p = BgNbdParams { a: 1.0, ..CDNOW };
+        let at_39 = p.conditional_expected_purchases(39.0, 0, 0.0, 38.86).unwrap();
+        assert!(close(at_39, 0.19107701257392298054, 1e-12), "{at_39}");
+        let far = p.conditional_expected_purchases(100000.0, 0, 0.0, 38.86).unwrap();
+        assert!(close(far, 8.7564924767794446501, 1e-12), "{far}");
+        for a in [1.0 - 1e-9, 1.0 + 1e-9] {
+            let near = BgNbdParams { a, ..CDNOW }.conditional_expected_purchases(39.0, 0, 0.0, 38.86).unwrap();
+            assert!(close(near, at_39, 1e-8), "a = {a}: {near}");
+        }
+        assert!(p.expected_purchases(39.0).unwrap() > 0.0);
+    }
+
+    #[test]
+    fn rejects_invalid_input() {
+        let invalid = |result: PredictiveResult<f64>| matches!(result, Err(PredictiveError::InvalidInput(_)));
+        assert!(invalid(CDNOW.expected_purchases(-1.0)));
+        assert!(invalid(CDNOW.expected_purchases(f64::NAN)));
+        assert!(invalid(CDNOW.conditional_expected_purchases(-0.5, 1, 1.0, 2.0)));
+        assert!(invalid(CDNOW.conditional_expected_purchases(1.0, 1, 3.0, 2.0)), "t_x > T");
+        assert!(invalid(CDNOW.probability_alive(0, 1.0, 2.0)), "t_x ≠ 0 with x = 0");
+        assert!(invalid(CDNOW.log_likelihood(1, -1.0, 2.0)), "negative t_x");
+        assert!(invalid(CDNOW.log_likelihood(1, 1.0, f64::INFINITY)));
+        assert!(invalid(CDNOW.probability_of_n(-1.0, 1)));
+        let bad = BgNbdParams { r: 0.0, ..CDNOW };
+        assert!(matches!(bad.expected_purchases(1.0), Err(PredictiveError::InvalidParameters(_))));
+        let triples = [Triple { x: 0, t_x: 1.0, age: 2.0, count: 1 }];
+        assert!(matches!(fit(&triples, FitOptions::default()), Err(PredictiveError::InvalidInput(_))));
+    }
+
+    #[test]
+    fn refuses_to_fit_too_little_data() {
+        let few = simulation::bgnbd_triples(&CDNOW, 99, 12.0, 39.0, 1);
+        assert!(matches!(fit(&few, FitOptions::default()), Err(PredictiveError::InsufficientData { customers: 99, .. })));
+        let no_repeats: Vec<Triple> = (0..500).map(|i| Triple { x: 0, t_x: 0.0, age: f64::from(i % 30 + 1), count: 1 }).collect();
+        assert!(matches!(
+            fit(&no_repeats, FitOptions::default()),
+            Err(PredictiveError::InsufficientData { customers: 500, repeat_buyers: 0 })
+        ));
+    }
+
+    #[test]
+    fn recovers_simulated_parameters() {
+        let truth = BgNbdParams { r: 0.5, alpha: 6.0, a: 0.8, b: 2.5 };
+        // 20,000 customers, first purchases staggered over 12 weeks, observed to week 39 (like CDNOW).
+        let triples = simulation::bgnbd_triples(&truth, 20_000, 12.0, 39.0, 7);
+        let fitted = fit(&triples, FitOptions::default()).unwrap();
+        let p = fitted.params;
+        let se = fitted.std_errors.unwrap();
+        for (name, value, expected, error) in
+            [("r", p.r, truth.r, se.r), ("α", p.alpha, truth.alpha, se.alpha), ("a", p.a, truth.a, se.a), ("b", p.b, truth.b, se.b)]
+        {
+            assert!(close(value, expected, 0.15), "{name} = {value} ± {error}, truth {expected}");
+            assert!((value - expected).abs() < 3.0 * error, "{name} = {value} ± {error}, truth {expected}");
+        }
+        assert!(fitted.gradient_norm < 1e-6, "{fitted:?}");
+        assert_eq!(fitted.customers, 20_000);
+        // The reported LL is the LL of the data in its own unit at the fitted parameters.
+        let (ll, _) = log_likelihood(&p, &triples).unwrap();
+        assert!((fitted.log_likelihood - ll).abs() < 1e-6, "{} vs {ll}", fitted.log_likelihood);
+
+        // The same customers in days: α scales by 7, LL moves by −Σx ln 7, r, a, b stay.
+        let days: Vec<Triple> = triples.iter().map(|t| Triple { t_x: 7.0 * t.t_x, age: 7.0 * t.age, ..*t }).collect();
+        let in_days = fit(&days, FitOptions::default()).unwrap();
+        let sum_x: f64 = triples.iter().map(|t| f64::from(t.x)).sum();
+        assert!(close(in_days.params.alpha, 7.0 * p.alpha, 1e-5), "{:?} vs {p:?}", in_days.params);
+        assert!(close(in_days.params.b, p.b, 1e-5));
+        assert!((in_days.log_likelihood - (fitted.log_likelihood - sum_x * 7.0_f64.ln())).abs() < 1e-4);
+
+        // A penalty pulls the parameters in and is reported.
+        let penalised = fit(&triples, FitOptions { penalty: 1.0 }).unwrap();
+        assert_eq!(penalised.penalty, 1.0);
+        assert!(penalised.params.b < p.b && penalised.log_likelihood < fitted.log_likelihood);
     }
 }

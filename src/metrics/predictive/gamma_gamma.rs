@@ -190,6 +190,10 @@ impl<'a> Likelihood<'a> {
 impl Objective<3> for Likelihood<'_> {
     fn evaluate(&self, point: &[f64; 3], gradient: &mut [f64; 3]) -> f64 {
         let [p, q_minus_one, gamma] = point.map(f64::exp);
+        if ![p, q_minus_one, gamma].iter().all(|t| t.is_normal()) {
+            // exp over- or underflowed: far outside any plausible fit, and the special functions would fail.
+            return f64::NAN;
+        }
         let q = 1.0 + q_minus_one;
         let data = self.data;
         let n = data.n;

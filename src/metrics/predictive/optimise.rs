@@ -40,13 +40,10 @@ pub(super) fn minimise<O: Objective<N>, const N: usize>(
     for start in starts {
         let mut outcome = lbfgs(objective, start);
         // L-BFGS can stop on a tiny change of cost in a flat valley; a fresh start from there usually finishes.
-        for _ in 0..2 {
-            match outcome {
-                Ok(found) if found.gradient_norm > CONVERGED_GRADIENT => {
-                    outcome = lbfgs(objective, &found.point).map(|again| better(found, again));
-                }
-                _ => break,
-            }
+        if let Ok(found) = outcome
+            && found.gradient_norm > CONVERGED_GRADIENT
+        {
+            outcome = Ok(lbfgs(objective, &found.point).map_or(found, |again| better(found, again)));
         }
         match outcome {
             Ok(found) => best = Some(best.map_or(found, |b| better(b, found))),
@@ -73,8 +70,14 @@ fn better<const N: usize>(a: Minimum<N>, b: Minimum<N>) -> Minimum<N> {
 }
 
 fn lbfgs<O: Objective<N>, const N: usize>(objective: &O, start: &[f64; N]) -> Result<Minimum<N>, Error> {
+    let initial = finish(objective, start)?;
+    // Stop once a step changes the cost by no more than its rounding error: beyond that the curvature
+    // pairs L-BFGS builds from differences of noise can point anywhere.
+    let tolerance_cost = 8.0 * f64::EPSILON * initial.value.abs().max(1.0);
     let problem = Problem::new(objective, false);
-    let solver = LBFGS::new(MoreThuenteLineSearch::new(), 7).with_tolerance_grad(1e-9)?.with_tolerance_cost(0.0)?;
+    let solver = LBFGS::new(MoreThuenteLineSearch::new(), 7)
+        .with_tolerance_grad(CONVERGED_GRADIENT / 100.0)?
+        .with_tolerance_cost(tolerance_cost)?;
     let result = Executor::new(problem, solver).configure(|state| state.param(start.to_vec()).max_iters(300)).run()?;
     let best = result.state().get_best_param().ok_or_else(|| Error::msg("L-BFGS returned no point"))?;
     finish(objective, best)
