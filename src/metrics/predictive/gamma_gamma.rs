@@ -241,7 +241,87 @@ impl Objective<3> for Likelihood<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::predictive::simulation;
+
+    /// Fader & Hardie (2013), CDNOW.
+    const CDNOW: GammaGammaParams = GammaGammaParams { p: 6.25, q: 3.74, gamma: 15.44 };
+
+    fn summaries(spend: &[(u32, f64)]) -> Vec<CustomerSummary<usize>> {
+        spend
+            .iter()
+            .enumerate()
+            .map(|(key, &(x, monetary_value))| CustomerSummary { key, x, t_x: 1.0, age: 2.0, monetary_value })
+            .collect()
+    }
 
     #[test]
-    fn placeholder() {}
+    fn likelihood_of_small_cases_by_hand() {
+        let p = GammaGammaParams { p: 1.0, q: 2.0, gamma: 1.0 };
+        // x = 1, p = 1: m̄ ~ Exponential(ν), ν ~ Gamma(2, 1), so f(m) = ∫ ν e^−νm ν e^−ν dν = 2/(1+m)³ = 1/4 at m = 1.
+        assert!((p.log_likelihood(1, 1.0).unwrap() - 0.25_f64.ln()).abs() < 1e-14);
+        // x = 2: m̄ ~ Gamma(2, 2ν), f(m) = ∫ 4ν² m e^−2νm ν e^−ν dν = 24m/(1+2m)⁴ = 24/81 at m = 1.
+        assert!((p.log_likelihood(2, 1.0).unwrap() - (24.0_f64 / 81.0).ln()).abs() < 1e-14);
+        assert!(p.log_likelihood(0, 1.0).is_err());
+        assert!(p.log_likelihood(1, 0.0).is_err());
+    }
+
+    #[test]
+    fn conditional_expected_value_matches_the_spreadsheet() {
+        // CDNOW customers 1, 2, 3 and 6 (x, m̄) and E[M] from Fader & Hardie's note 025 spreadsheet, which
+        // uses unrounded parameters: within 0.1, as lifetimes' test has it.
+        for (x, m, expected) in [(2, 22.35, 24.65), (1, 11.77, 18.91), (0, 0.0, 35.17), (7, 73.74, 71.46)] {
+            let value = CDNOW.conditional_expected_value(x, m).unwrap();
+            assert!((value - expected).abs() < 0.1, "E[M | {x}, {m}] = {value}, expected {expected}");
+        }
+        // The weighted form: w m̄ + (1 − w) p γ/(q − 1) with w = p x/(p x + q − 1).
+        let w = 6.25 * 2.0 / (6.25 * 2.0 + 2.74);
+        let weighted = w * 22.35 + (1.0 - w) * CDNOW.population_mean().unwrap();
+        assert!((CDNOW.conditional_expected_value(2, 22.35).unwrap() - weighted).abs() < 1e-12);
+        assert_eq!(CDNOW.conditional_expected_value(0, 123.0).unwrap(), CDNOW.population_mean().unwrap());
+        let no_mean = GammaGammaParams { q: 1.0, ..CDNOW };
+        assert!(matches!(no_mean.conditional_expected_value(0, 0.0), Err(PredictiveError::InvalidParameters(_))));
+        assert!(matches!(CDNOW.conditional_expected_value(1, -1.0), Err(PredictiveError::InvalidInput(_))));
+    }
+
+    #[test]
+    fn recovers_simulated_parameters() {
+        let truth = GammaGammaParams { p: 6.0, q: 4.0, gamma: 15.0 };
+        let data = summaries(&simulation::gamma_gamma_spend(&truth, 20_000, 10, 11));
+        let fitted = fit(&data, FitOptions::default()).unwrap();
+        let p = fitted.params;
+        for (name, value, expected) in [("p", p.p, truth.p), ("q", p.q, truth.q), ("γ", p.gamma, truth.gamma)] {
+            assert!((value - expected).abs() < 0.15 * expected, "{name} = {value}, truth {expected}");
+        }
+        let mean = p.population_mean().unwrap();
+        assert!((mean - truth.population_mean().unwrap()).abs() < 0.03 * mean, "{mean}");
+        assert!(fitted.gradient_norm < 1e-6, "{fitted:?}");
+        assert_eq!(fitted.repeat_buyers, 20_000);
+        assert!(fitted.frequency_spend_correlation.unwrap().abs() < 0.03, "spend is independent of x here");
+        // The reported LL is that of the data in its own money unit.
+        let direct: f64 = data.iter().map(|s| p.log_likelihood(s.x, s.monetary_value).unwrap()).sum();
+        assert!((fitted.log_likelihood - direct).abs() < 1e-6 * direct.abs(), "{} vs {direct}", fitted.log_likelihood);
+    }
+
+    #[test]
+    fn fits_repeat_buyers_only_and_needs_enough_of_them() {
+        let truth = GammaGammaParams { p: 6.0, q: 4.0, gamma: 15.0 };
+        let mut spend = simulation::gamma_gamma_spend(&truth, 19, 5, 3);
+        // One-time buyers and repeat buyers whose repeat orders were all worth 0 are left out.
+        spend.extend([(0, 0.0), (0, 0.0), (3, 0.0)]);
+        assert!(matches!(
+            fit(&summaries(&spend), FitOptions::default()),
+            Err(PredictiveError::InsufficientData { customers: 22, repeat_buyers: 19 })
+        ));
+        spend.push((2, 30.0));
+        assert_eq!(fit(&summaries(&spend), FitOptions::default()).unwrap().repeat_buyers, 20);
+        spend.push((2, -1.0));
+        assert!(matches!(fit(&summaries(&spend), FitOptions::default()), Err(PredictiveError::InvalidInput(_))));
+    }
+
+    #[test]
+    fn correlation_of_frequency_and_spend() {
+        assert_eq!(pearson(&[(1.0, 2.0), (2.0, 4.0), (3.0, 6.0)]), Some(1.0));
+        assert!((pearson(&[(1.0, 3.0), (2.0, 1.0), (3.0, 2.0)]).unwrap() + 0.5).abs() < 1e-15);
+        assert_eq!(pearson(&[(1.0, 2.0), (1.0, 4.0)]), None, "no variance in x");
+    }
 }

@@ -131,5 +131,21 @@ mod tests {
         }
         assert_eq!(gg.repeat_buyers, 946);
         assert!((gg.frequency_spend_correlation.unwrap() - 0.11).abs() < 5e-3);
+
+        // lifetimes' Quickstart on the same data (its own fits, so at 1e-3 relative, §13): the expected
+        // average profit and the 12-month CLV at 1 % a month of customers 1, 2, 3 and 6. Its CLV call
+        // left `freq` at days on weekly data, so each "month" is 30 weeks (§11); `TimeUnit::Day` with
+        // weekly inputs reproduces that mistake here.
+        for (index, profit, clv) in [(0, 24.658619, 140.096211), (1, 18.911489, 18.943467), (2, 35.170981, 38.180574), (
+            5,
+            71.462843,
+            1003.868107,
+        )] {
+            let s = &summaries[index];
+            let expected_profit = g.conditional_expected_value(s.x, s.monetary_value).unwrap();
+            assert!((expected_profit - profit).abs() < 1e-3 * profit, "{expected_profit} vs {profit}");
+            let value = customer_lifetime_value(&bg.params, &g, s, 12, 0.01, TimeUnit::Day).unwrap();
+            assert!((value - clv).abs() < 1e-3 * clv, "customer {}: {value} vs {clv}", s.key);
+        }
     }
 }
