@@ -42,6 +42,55 @@ pub fn customer_lifetime_value<K>(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    const BG: BgNbdParams = BgNbdParams { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
+    const GG: GammaGammaParams = GammaGammaParams { p: 6.25, q: 3.74, gamma: 15.44 };
+
+    fn customer(x: u32, t_x: f64, age: f64, monetary_value: f64) -> CustomerSummary<()> {
+        CustomerSummary { key: (), x, t_x, age, monetary_value }
+    }
+
     #[test]
-    fn placeholder() {}
+    fn zero_months_is_worth_nothing() {
+        assert_eq!(customer_lifetime_value(&BG, &GG, &customer(2, 30.43, 38.86, 22.35), 0, 0.01, TimeUnit::Week).unwrap(), 0.0);
+        assert!(customer_lifetime_value(&BG, &GG, &customer(2, 40.0, 38.86, 22.35), 0, 0.01, TimeUnit::Week).is_err());
+    }
+
+    #[test]
+    fn undiscounted_value_is_spend_times_expected_purchases() {
+        // With d = 0 the monthly increments telescope to E[M]·E[Y(H f)].
+        let c = customer(2, 30.43, 38.86, 22.35);
+        let spend = GG.conditional_expected_value(2, 22.35).unwrap();
+        for (unit, month) in [(TimeUnit::Week, 4.345), (TimeUnit::Day, 30.0)] {
+            let value = customer_lifetime_value(&BG, &GG, &c, 12, 0.0, unit).unwrap();
+            let expected = spend * BG.conditional_expected_purchases(12.0 * month, 2, 30.43, 38.86).unwrap();
+            assert!((value - expected).abs() < 1e-12 * expected, "{unit:?}: {value} vs {expected}");
+        }
+    }
+
+    #[test]
+    fn discounts_each_month() {
+        // Two months at 1 %: E[M]·(E[Y(f)]/1.01 + (E[Y(2f)] − E[Y(f)])/1.01²).
+        let c = customer(5, 20.0, 30.0, 40.0);
+        let spend = GG.conditional_expected_value(5, 40.0).unwrap();
+        let first = BG.conditional_expected_purchases(4.345, 5, 20.0, 30.0).unwrap();
+        let second = BG.conditional_expected_purchases(8.69, 5, 20.0, 30.0).unwrap();
+        let expected = spend * (first / 1.01 + (second - first) / (1.01 * 1.01));
+        let value = customer_lifetime_value(&BG, &GG, &c, 2, 0.01, TimeUnit::Week).unwrap();
+        assert!((value - expected).abs() < 1e-12 * expected);
+        let undiscounted = customer_lifetime_value(&BG, &GG, &c, 2, 0.0, TimeUnit::Week).unwrap();
+        assert!(value < undiscounted);
+        assert!(customer_lifetime_value(&BG, &GG, &c, 2, -1.0, TimeUnit::Week).is_err());
+        assert!(customer_lifetime_value(&BG, &GG, &c, 2, f64::NAN, TimeUnit::Week).is_err());
+    }
+
+    #[test]
+    fn one_time_buyers_are_worth_the_population_spend() {
+        let c = customer(0, 0.0, 38.86, 0.0);
+        let value = customer_lifetime_value(&BG, &GG, &c, 12, 0.0, TimeUnit::Week).unwrap();
+        let expected =
+            GG.population_mean().unwrap() * BG.conditional_expected_purchases(12.0 * 4.345, 0, 0.0, 38.86).unwrap();
+        assert!(value > 0.0 && (value - expected).abs() < 1e-12 * expected);
+    }
 }

@@ -211,7 +211,99 @@ fn summary_of<K: Clone>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::predictive::{FitOptions, bgnbd, simulation};
+
+    fn summary(key: &'static str, x: u32, t_x: f64, age: f64, monetary_value: f64) -> CustomerSummary<&'static str> {
+        CustomerSummary { key, x, t_x, age, monetary_value }
+    }
 
     #[test]
-    fn placeholder() {}
+    fn summarises_purchase_days() {
+        let customers = vec![
+            // Two orders on day 10 are one purchase worth 12; day 40 is after the end.
+            ("a", vec![(24, 9.0), (10, 5.0), (40, 100.0), (17, 3.0), (10, 7.0)]),
+            // First purchase on the last day: T = 0.
+            ("b", vec![(30, 20.0)]),
+            // Nothing until the end: left out.
+            ("c", vec![(31, 20.0)]),
+            ("d", vec![(0, 4.0), (0, 0.0)]),
+        ];
+        let days = summarise(&customers, 30, TimeUnit::Day).unwrap();
+        assert_eq!(
+            days,
+            vec![summary("a", 2, 14.0, 20.0, 6.0), summary("b", 0, 0.0, 0.0, 0.0), summary("d", 0, 0.0, 30.0, 0.0)]
+        );
+        let weeks = summarise(&customers, 30, TimeUnit::Week).unwrap();
+        assert_eq!(weeks[0], summary("a", 2, 2.0, 20.0 / 7.0, 6.0));
+        // CDNOW: a first purchase on 1 January 1997 and the calibration end on 30 September is T = 272/7 = 38.86 weeks.
+        let cdnow = summarise(&[(1, vec![(0, 11.77)])], 272, TimeUnit::Week).unwrap();
+        assert_eq!(format!("{:.2}", cdnow[0].age), "38.86");
+
+        let negative = vec![("e", vec![(3, -1.0)])];
+        assert!(matches!(summarise(&negative, 30, TimeUnit::Day), Err(PredictiveError::InvalidInput(_))));
+        let not_a_number = vec![("e", vec![(3, f64::NAN)])];
+        assert!(summarise(&not_a_number, 30, TimeUnit::Day).is_err());
+    }
+
+    #[test]
+    fn groups_distinct_triples_without_zero_ages() {
+        let summaries = [
+            summary("a", 1, 5.0, 10.0, 3.0),
+            summary("b", 0, 0.0, 10.0, 0.0),
+            summary("c", 1, 5.0, 10.0, 8.0),
+            summary("d", 0, 0.0, 0.0, 0.0),
+            summary("e", 0, 0.0, 10.0, 0.0),
+            summary("f", 1, 4.0, 10.0, 1.0),
+        ];
+        assert_eq!(
+            group(&summaries),
+            vec![
+                Triple { x: 0, t_x: 0.0, age: 10.0, count: 2 },
+                Triple { x: 1, t_x: 4.0, age: 10.0, count: 1 },
+                Triple { x: 1, t_x: 5.0, age: 10.0, count: 2 },
+            ]
+        );
+    }
+
+    #[test]
+    fn splits_calibration_and_holdout() {
+        let customers = vec![
+            ("a", vec![(0, 10.0), (5, 4.0), (12, 6.0), (12, 1.0), (15, 2.0), (25, 50.0)]),
+            // First purchase in the holdout period: not scored.
+            ("b", vec![(11, 10.0)]),
+            ("c", vec![(3, 10.0)]),
+        ];
+        let rows = calibration_holdout(&customers, 10, 20, TimeUnit::Day).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].calibration, summary("a", 1, 5.0, 10.0, 4.0));
+        assert_eq!((rows[0].holdout_purchases, rows[0].holdout_monetary_value, rows[0].holdout_duration), (2, 4.5, 10.0));
+        assert_eq!(rows[1].calibration, summary("c", 0, 0.0, 7.0, 0.0));
+        assert_eq!((rows[1].holdout_purchases, rows[1].holdout_monetary_value), (0, 0.0));
+        assert!(calibration_holdout(&customers, 20, 20, TimeUnit::Day).is_err());
+    }
+
+    #[test]
+    fn holdout_predictions_track_actual_purchases() {
+        // 20,000 simulated customers over 78 weeks, first purchases in the first 12; purchase times become
+        // calendar days (orders on one day merge). Fit on the first 39 weeks, predict the next 39.
+        let truth = bgnbd::BgNbdParams { r: 0.5, alpha: 6.0, a: 0.8, b: 2.5 };
+        let customers: Vec<(usize, Vec<(i64, f64)>)> = simulation::bgnbd_purchases(&truth, 20_000, 12.0, 78.0, 5)
+            .into_iter()
+            .enumerate()
+            .map(|(key, times)| (key, times.iter().map(|t| ((t * 7.0).floor() as i64, 10.0)).collect()))
+            .collect();
+        let rows = calibration_holdout(&customers, 273, 546, TimeUnit::Week).unwrap();
+        let calibration: Vec<_> = rows.iter().map(|row| row.calibration).collect();
+        let fitted = bgnbd::fit(&group(&calibration), FitOptions::default()).unwrap();
+        let report = holdout_report(&fitted.params, &rows).unwrap();
+        assert_eq!(report.len(), 8);
+        assert_eq!((report[7].min_x, report[7].max_x), (7, None));
+        assert_eq!(report.iter().map(|g| g.customers).sum::<u64>(), rows.len() as u64);
+        for group in report.iter().filter(|g| g.customers >= 300) {
+            let (actual, predicted) = (group.actual_mean.unwrap(), group.predicted_mean.unwrap());
+            assert!((predicted - actual).abs() < 0.1 * actual + 0.05, "{group:?}");
+        }
+        let empty = holdout_report::<usize>(&fitted.params, &[]).unwrap();
+        assert!(empty.iter().all(|g| g.customers == 0 && g.actual_mean.is_none() && g.predicted_mean.is_none()));
+    }
 }
