@@ -45,7 +45,8 @@ pub struct BgNbdFit {
     /// Total log-likelihood at `params`, in the time unit of the data (not the optimiser's rescaled time)
     /// and without the penalty, so it is comparable with the literature (CDNOW: −9582.4 in weeks).
     pub log_likelihood: f64,
-    /// `None` when the Hessian of −LL is not positive definite (a flat or degenerate optimum).
+    /// `None` when the Hessian of −LL is not positive definite (a flat or degenerate optimum). With a
+    /// penalty they come from the penalised objective.
     pub std_errors: Option<BgNbdStdErrors>,
     /// Customers in the fit (those with `T > 0`).
     pub customers: u64,
@@ -203,6 +204,9 @@ fn log_sum_exp(u: f64, v: f64) -> f64 {
 pub fn log_likelihood(params: &BgNbdParams, triples: &[Triple]) -> PredictiveResult<(f64, [f64; 4])> {
     params.validate()?;
     let data = Prepared::new(triples, 1.0)?;
+    if data.customers == 0.0 {
+        return Ok((0.0, [0.0; 4]));
+    }
     let objective = Likelihood::new(&data, 0.0);
     let point = [params.r.ln(), params.alpha.ln(), params.a.ln(), params.b.ln()];
     let mut gradient = [0.0; 4];
@@ -652,5 +656,56 @@ mod tests {
         let penalised = fit(&triples, FitOptions { penalty: 1.0 }).unwrap();
         assert_eq!(penalised.penalty, 1.0);
         assert!(penalised.params.b < p.b && penalised.log_likelihood < fitted.log_likelihood);
+    }
+
+    /// Timing on a million customers (release build): `cargo test --release --lib
+    /// fits_a_million_customers -- --ignored --nocapture`. Two years of daily data, first purchases over the
+    /// first 600 days; order values Gamma-Gamma distributed (p = 6, q = 4, γ = 15).
+    #[test]
+    #[ignore = "timing run; use --release"]
+    fn fits_a_million_customers() {
+        use crate::metrics::predictive::{TimeUnit, clv, data, gamma_gamma};
+        use rand::{SeedableRng, rngs::StdRng};
+        use rand_distr::{Distribution, Gamma};
+        use std::time::Instant;
+
+        let truth = BgNbdParams { r: 0.5, alpha: 60.0, a: 0.8, b: 3.0 };
+        let mut rng = StdRng::seed_from_u64(9);
+        let rates = Gamma::new(4.0, 1.0 / 15.0).unwrap();
+        let customers: Vec<(usize, Vec<(i64, f64)>)> = simulation::bgnbd_purchases(&truth, 1_000_000, 600.0, 730.0, 3)
+            .into_iter()
+            .enumerate()
+            .map(|(key, times)| {
+                let spend = Gamma::new(6.0, 1.0 / rates.sample(&mut rng)).unwrap();
+                (key, times.iter().map(|t| (t.floor() as i64, spend.sample(&mut rng))).collect())
+            })
+            .collect();
+        let started = Instant::now();
+        let summaries = data::summarise(&customers, 730, TimeUnit::Day).unwrap();
+        let summarised = started.elapsed();
+        let triples = data::group(&summaries);
+        let grouped = started.elapsed();
+        let fitted = fit(&triples, FitOptions::default()).unwrap();
+        let bg_fitted = started.elapsed();
+        let spend = gamma_gamma::fit(&summaries, FitOptions::default()).unwrap();
+        let gg_fitted = started.elapsed();
+        let total: f64 = summaries
+            .iter()
+            .map(|s| clv::customer_lifetime_value(&fitted.params, &spend.params, s, 12, 0.01, TimeUnit::Day).unwrap())
+            .sum();
+        let valued = started.elapsed();
+        eprintln!(
+            "{} customers, {} distinct triples; summarise {summarised:?}, group {:?}, BG/NBD fit {:?}, \
+             Gamma-Gamma fit ({} buyers) {:?}, 12-month CLV of everyone {:?} (total {total:.0})\n{fitted:?}\n{spend:?}",
+            summaries.len(),
+            triples.len(),
+            grouped - summarised,
+            bg_fitted - grouped,
+            spend.repeat_buyers,
+            gg_fitted - bg_fitted,
+            valued - gg_fitted,
+        );
+        assert!((fitted.params.r - truth.r).abs() < 0.05 * truth.r, "{fitted:?}");
+        assert!((spend.params.p - 6.0).abs() < 0.3, "{spend:?}");
     }
 }
