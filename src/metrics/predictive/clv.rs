@@ -53,7 +53,10 @@ mod tests {
 
     #[test]
     fn zero_months_is_worth_nothing() {
-        assert_eq!(customer_lifetime_value(&BG, &GG, &customer(2, 30.43, 38.86, 22.35), 0, 0.01, TimeUnit::Week).unwrap(), 0.0);
+        assert_eq!(
+            customer_lifetime_value(&BG, &GG, &customer(2, 30.43, 38.86, 22.35), 0, 0.01, TimeUnit::Week).unwrap(),
+            0.0
+        );
         assert!(customer_lifetime_value(&BG, &GG, &customer(2, 40.0, 38.86, 22.35), 0, 0.01, TimeUnit::Week).is_err());
     }
 

@@ -198,7 +198,8 @@ fn summary_of<K: Clone>(
     };
     let x = u32::try_from(days.len() - 1)
         .map_err(|_| PredictiveError::InvalidInput("a customer has more than 2^32 purchase days".into()))?;
-    let monetary_value = if x > 0 { days[1..].iter().map(|&(_, value)| value).sum::<f64>() / f64::from(x) } else { 0.0 };
+    let monetary_value =
+        if x > 0 { days[1..].iter().map(|&(_, value)| value).sum::<f64>() / f64::from(x) } else { 0.0 };
     Ok(Some(CustomerSummary {
         key: key.clone(),
         x,
@@ -276,7 +277,10 @@ mod tests {
         let rows = calibration_holdout(&customers, 10, 20, TimeUnit::Day).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].calibration, summary("a", 1, 5.0, 10.0, 4.0));
-        assert_eq!((rows[0].holdout_purchases, rows[0].holdout_monetary_value, rows[0].holdout_duration), (2, 4.5, 10.0));
+        assert_eq!(
+            (rows[0].holdout_purchases, rows[0].holdout_monetary_value, rows[0].holdout_duration),
+            (2, 4.5, 10.0)
+        );
         assert_eq!(rows[1].calibration, summary("c", 0, 0.0, 7.0, 0.0));
         assert_eq!((rows[1].holdout_purchases, rows[1].holdout_monetary_value), (0, 0.0));
         assert!(calibration_holdout(&customers, 20, 20, TimeUnit::Day).is_err());

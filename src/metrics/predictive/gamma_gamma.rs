@@ -220,7 +220,8 @@ impl Objective<3> for Likelihood<'_> {
             s
         });
         let ln_gamma_scale = gamma.ln();
-        let log_likelihood = head - n * ln_gamma(q) + n * q * ln_gamma_scale + p * data.sum_x_ln_mx - data.sum_ln_m
+        let log_likelihood = head - n * ln_gamma(q) + n * q * ln_gamma_scale + p * data.sum_x_ln_mx
+            - data.sum_ln_m
             - p * s_x_ln
             - q * s_ln;
         d_p += data.sum_x_ln_mx - s_x_ln;

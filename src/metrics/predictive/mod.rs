@@ -118,9 +118,13 @@ mod tests {
         let gg = gamma_gamma::fit(&summaries, FitOptions::default()).unwrap();
         eprintln!("{bg:?}\n{gg:?}\nin {:?}", started.elapsed());
         let p = bg.params;
-        for (value, published, rounding) in
-            [(p.r, 0.243, 5e-4), (p.alpha, 4.414, 5e-4), (p.a, 0.793, 5e-4), (p.b, 2.426, 5e-4), (bg.log_likelihood, -9582.4, 0.05)]
-        {
+        for (value, published, rounding) in [
+            (p.r, 0.243, 5e-4),
+            (p.alpha, 4.414, 5e-4),
+            (p.a, 0.793, 5e-4),
+            (p.b, 2.426, 5e-4),
+            (bg.log_likelihood, -9582.4, 0.05),
+        ] {
             assert!((value - published).abs() <= rounding, "{value} vs published {published}");
         }
         // Published to 2 decimals, and the likelihood is flat in γ (§10): compared as lifetimes' own test
@@ -136,11 +140,12 @@ mod tests {
         // average profit and the 12-month CLV at 1 % a month of customers 1, 2, 3 and 6. Its CLV call
         // left `freq` at days on weekly data, so each "month" is 30 weeks (§11); `TimeUnit::Day` with
         // weekly inputs reproduces that mistake here.
-        for (index, profit, clv) in [(0, 24.658619, 140.096211), (1, 18.911489, 18.943467), (2, 35.170981, 38.180574), (
-            5,
-            71.462843,
-            1003.868107,
-        )] {
+        for (index, profit, clv) in [
+            (0, 24.658619, 140.096211),
+            (1, 18.911489, 18.943467),
+            (2, 35.170981, 38.180574),
+            (5, 71.462843, 1003.868107),
+        ] {
             let s = &summaries[index];
             let expected_profit = g.conditional_expected_value(s.x, s.monetary_value).unwrap();
             assert!((expected_profit - profit).abs() < 1e-3 * profit, "{expected_profit} vs {profit}");

@@ -138,13 +138,16 @@ fn finish<O: Objective<N>, const N: usize>(objective: &O, point: &[f64]) -> Resu
     Ok(Minimum { point, value, gradient, gradient_norm })
 }
 
+/// A point, the objective there and its gradient.
+type Evaluation<const N: usize> = ([f64; N], f64, [f64; N]);
+
 /// argmin's view of an [`Objective`]. Line searches ask for the cost and then the gradient at the same
 /// point; both come from one evaluation, kept until the next point.
 struct Problem<'a, O, const N: usize> {
     objective: &'a O,
     /// Nelder-Mead ranks points and copes with +∞; L-BFGS gets an error instead, which ends that run.
     lenient: bool,
-    last: RefCell<Option<([f64; N], f64, [f64; N])>>,
+    last: RefCell<Option<Evaluation<N>>>,
 }
 
 impl<'a, O: Objective<N>, const N: usize> Problem<'a, O, N> {
@@ -235,17 +238,18 @@ pub(super) fn invert_positive_definite<const N: usize>(matrix: &[[f64; N]; N]) -
             }
         }
     }
-    // Columns of the inverse: solve L y = e_c, then Lᵀ x = y.
+    // Columns of the inverse: solve L y = e_c, then Lᵀ x = y. The inverse is symmetric, so each column
+    // is stored as a row.
     let mut inverse = [[0.0; N]; N];
-    for c in 0..N {
+    for (c, row) in inverse.iter_mut().enumerate() {
         let mut y = [0.0; N];
         for i in 0..N {
             let dot: f64 = (0..i).map(|k| l[i][k] * y[k]).sum();
             y[i] = (if i == c { 1.0 } else { 0.0 } - dot) / l[i][i];
         }
         for i in (0..N).rev() {
-            let dot: f64 = (i + 1..N).map(|k| l[k][i] * inverse[k][c]).sum();
-            inverse[i][c] = (y[i] - dot) / l[i][i];
+            let dot: f64 = (i + 1..N).map(|k| l[k][i] * row[k]).sum();
+            row[i] = (y[i] - dot) / l[i][i];
         }
     }
     Some(inverse)
