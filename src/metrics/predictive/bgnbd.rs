@@ -294,6 +294,10 @@ struct Prepared {
 
 impl Prepared {
     fn new(triples: &[Triple], scale: f64) -> PredictiveResult<Self> {
+        // Slots are u32 to keep a row at 32 bytes.
+        if u32::try_from(triples.len()).is_err() {
+            return Err(PredictiveError::InvalidInput(format!("{} distinct triples are too many", triples.len())));
+        }
         let mut ages = Vec::new();
         let mut recencies = Vec::new();
         let mut xs = Vec::new();
