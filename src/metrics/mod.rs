@@ -1,8 +1,10 @@
 //! Retention metrics (METRICS.md): retention and churn, purchase metrics, lead conversion per
-//! period. Definitions live in the pure modules (`retention`, `periods`); `service` loads data.
+//! period, cohorts, RFM, and the predictive models (`predictive`: BG/NBD, Gamma-Gamma, CLV). Definitions
+//! live in the pure modules; `service` loads data.
 
 pub mod cohorts;
 pub mod periods;
+pub mod predictive;
 pub mod retention;
 pub mod rfm;
 pub mod service;

@@ -1,0 +1,62 @@
+//! Seeded draws from the BG/NBD and Gamma-Gamma generative processes, for the parameter-recovery tests.
+
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use rand_distr::{Beta, Distribution, Exp, Gamma};
+
+use super::{bgnbd::BgNbdParams, data::Triple, gamma_gamma::GammaGammaParams};
+
+/// Purchase times of `n` customers under the BG/NBD process: the first purchase uniform in
+/// `[0, first_before)`, observation until `end`. Each customer's λ ~ Gamma(r, α) and p ~ Beta(a, b); while
+/// alive they buy at rate λ and drop out with probability p after each repeat purchase.
+pub(super) fn bgnbd_purchases(params: &BgNbdParams, n: usize, first_before: f64, end: f64, seed: u64) -> Vec<Vec<f64>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let rates = Gamma::new(params.r, 1.0 / params.alpha).unwrap();
+    let dropouts = Beta::new(params.a, params.b).unwrap();
+    (0..n)
+        .map(|_| {
+            let (lambda, p) = (rates.sample(&mut rng), dropouts.sample(&mut rng));
+            let mut t = rng.random_range(0.0..first_before);
+            let mut times = vec![t];
+            let Ok(gap) = Exp::new(lambda) else { return times };
+            loop {
+                t += gap.sample(&mut rng);
+                if t > end {
+                    break;
+                }
+                times.push(t);
+                if rng.random_bool(p) {
+                    break;
+                }
+            }
+            times
+        })
+        .collect()
+}
+
+/// Ungrouped `(x, t_x, T)` triples (count 1) from [`bgnbd_purchases`].
+pub(super) fn bgnbd_triples(params: &BgNbdParams, n: usize, first_before: f64, end: f64, seed: u64) -> Vec<Triple> {
+    bgnbd_purchases(params, n, first_before, end, seed)
+        .iter()
+        .map(|times| Triple {
+            x: (times.len() - 1) as u32,
+            t_x: times[times.len() - 1] - times[0],
+            age: end - times[0],
+            count: 1,
+        })
+        .collect()
+}
+
+/// `(x, m̄)` of `n` repeat buyers under the Gamma-Gamma model, with `x` uniform in `1..=max_x`.
+pub(super) fn gamma_gamma_spend(params: &GammaGammaParams, n: usize, max_x: u32, seed: u64) -> Vec<(u32, f64)> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let scales = Gamma::new(params.q, 1.0 / params.gamma).unwrap();
+    (0..n)
+        .map(|_| {
+            let nu: f64 = scales.sample(&mut rng);
+            let spend = Gamma::new(params.p, 1.0 / nu).unwrap();
+            let x = rng.random_range(1..=max_x);
+            let total: f64 = (0..x).map(|_| spend.sample(&mut rng)).sum();
+            (x, total / f64::from(x))
+        })
+        .collect()
+}
