@@ -24,7 +24,7 @@ use crate::{
         AccountByCustomerLoader, AccountLedger, AccountRedemptions, AccountReferrals, AccountTierHistory,
         LoyaltyMutation, LoyaltyQuery, LoyaltySubscription, RewardLoader, TierLoader,
     },
-    metrics::{MetricsQuery, RfmDistributionLoader},
+    metrics::{MetricsMutation, MetricsQuery, PredictionLoader, RfmDistributionLoader},
     orders::{CustomerOrders, OrderMutation, OrderQuery},
     tickets::{
         CustomerTickets, TicketHistory, TicketLoader, TicketMutation, TicketQuery, TicketSlaLog,
@@ -72,6 +72,7 @@ pub struct Mutation(
     LoyaltyMutation,
     WorkspaceMutation,
     CustomerAppMutation,
+    MetricsMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -136,6 +137,7 @@ pub fn insert_loaders(state: &AppState, data: &mut async_graphql::Data) {
     data.insert(cached(ChildrenLoader::<AccountRedemptions>::new(db.clone())));
     data.insert(cached(ChildrenLoader::<AccountReferrals>::new(db.clone())));
     data.insert(cached(RfmDistributionLoader(db.clone())));
+    data.insert(cached(PredictionLoader(db.clone())));
 }
 
 fn cached<L: Loader<K>, K: Send + Sync + Hash + Eq + Clone + 'static>(loader: L) -> DataLoader<L, HashMapCache> {

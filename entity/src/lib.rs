@@ -19,6 +19,7 @@ pub mod lifecycle_event;
 pub mod loyalty_account;
 pub mod order;
 pub mod points_transaction;
+pub mod prediction_model;
 pub mod redemption;
 pub mod referral;
 pub mod refresh_token;

@@ -7,6 +7,7 @@ mod m20261122_000002_crm;
 mod m20261122_000003_tickets;
 mod m20261122_000004_loyalty;
 mod m20261122_000005_loyalty_rules;
+mod m20261122_000006_predictions;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_tickets::Migration),
             Box::new(m20261122_000004_loyalty::Migration),
             Box::new(m20261122_000005_loyalty_rules::Migration),
+            Box::new(m20261122_000006_predictions::Migration),
         ]
     }
 }

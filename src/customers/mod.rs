@@ -135,6 +135,14 @@ impl Customer {
     async fn rfm(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<crate::metrics::RfmScores>> {
         crate::metrics::customer_rfm(ctx, &self.0).await
     }
+    /// Predictions from the workspace's current BG/NBD and Gamma-Gamma fit; null before a fit or
+    /// for customers who had not bought by its observation end.
+    async fn predictions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<std::sync::Arc<crate::metrics::CustomerPredictions>>> {
+        crate::metrics::customer_predictions(ctx, &self.0).await
+    }
     async fn days_since_last_order(&self) -> Option<i64> {
         self.0.last_order_at.map(|t| (Utc::now() - t).num_days())
     }

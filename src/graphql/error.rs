@@ -28,6 +28,8 @@ pub enum AppError {
     InvalidTransition(String),
     /// The account cannot pay for this.
     InsufficientPoints(String),
+    /// Too little data for a statistical model.
+    InsufficientData(String),
     RateLimited {
         message: String,
         retry_after_secs: u64,
@@ -56,6 +58,7 @@ impl AppError {
             AppError::Conflict(_) => "CONFLICT",
             AppError::InvalidTransition(_) => "INVALID_TRANSITION",
             AppError::InsufficientPoints(_) => "INSUFFICIENT_POINTS",
+            AppError::InsufficientData(_) => "INSUFFICIENT_DATA",
             AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::Internal(_) => "INTERNAL",
         }
@@ -68,7 +71,8 @@ impl AppError {
             | AppError::Forbidden(m)
             | AppError::Conflict(m)
             | AppError::InvalidTransition(m)
-            | AppError::InsufficientPoints(m) => m.clone(),
+            | AppError::InsufficientPoints(m)
+            | AppError::InsufficientData(m) => m.clone(),
             AppError::NotFound { entity } => format!("{entity} not found"),
             AppError::BadUserInput { message, .. } => message.clone(),
             AppError::RateLimited { message, .. } => message.clone(),

@@ -4,6 +4,7 @@
 
 pub mod cohorts;
 pub mod periods;
+pub mod predictions;
 pub mod predictive;
 pub mod retention;
 pub mod rfm;
@@ -16,7 +17,7 @@ use rust_decimal::Decimal;
 use crate::{
     auth::Permission,
     customers::CustomerFilter,
-    graphql::{authorize, state},
+    graphql::{AppError, authorize, state},
     money,
 };
 use periods::Granularity;
@@ -386,6 +387,245 @@ pub struct RfmReport {
     pub thresholds: Vec<RfmThreshold>,
 }
 
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "PredictionTimeUnit")]
+pub enum PredictionTimeUnit {
+    Day,
+    Week,
+}
+
+impl From<PredictionTimeUnit> for predictive::TimeUnit {
+    fn from(unit: PredictionTimeUnit) -> Self {
+        match unit {
+            PredictionTimeUnit::Day => predictive::TimeUnit::Day,
+            PredictionTimeUnit::Week => predictive::TimeUnit::Week,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct RefitPredictiveModelsInput {
+    /// Orders placed on or before this day (workspace time zone) are used.
+    pub observation_end: NaiveDate,
+    #[graphql(default_with = "PredictionTimeUnit::Day")]
+    pub time_unit: PredictionTimeUnit,
+}
+
+#[derive(SimpleObject)]
+pub struct BgNbdModel {
+    pub r: f64,
+    pub alpha: f64,
+    pub a: f64,
+    pub b: f64,
+    /// In the model's own time unit (comparable with the literature only in the same unit).
+    pub log_likelihood: f64,
+    pub repeat_buyers: u64,
+}
+
+#[derive(SimpleObject)]
+pub struct GammaGammaModel {
+    pub p: f64,
+    pub q: f64,
+    pub gamma: f64,
+    pub log_likelihood: f64,
+    pub repeat_buyers: u64,
+    /// Pearson correlation of purchase frequency and average spend among repeat buyers; the model
+    /// assumes they are independent, so this should be near 0.
+    pub frequency_spend_correlation: Option<f64>,
+}
+
+/// Predicted against actual repeat purchases in the holdout period, per calibration frequency.
+#[derive(SimpleObject)]
+pub struct HoldoutGroup {
+    pub min_repeat_purchases: u32,
+    /// Null for the open-ended last group.
+    pub max_repeat_purchases: Option<u32>,
+    pub customers: u64,
+    pub actual_mean: Option<f64>,
+    pub predicted_mean: Option<f64>,
+}
+
+/// The workspace's fitted predictive models (BG/NBD for purchases, Gamma-Gamma for spend).
+pub struct PredictionModel(predictions::Fitted);
+
+#[Object]
+impl PredictionModel {
+    async fn observation_end(&self) -> NaiveDate {
+        self.0.model.observation_end
+    }
+    async fn time_unit(&self) -> PredictionTimeUnit {
+        match self.0.unit {
+            predictive::TimeUnit::Day => PredictionTimeUnit::Day,
+            predictive::TimeUnit::Week => PredictionTimeUnit::Week,
+        }
+    }
+    /// Customers in the fit (first purchase before the observation end).
+    async fn customers(&self) -> i64 {
+        self.0.model.customers
+    }
+    async fn fitted_at(&self) -> DateTime<Utc> {
+        self.0.model.fitted_at
+    }
+    async fn bgnbd(&self) -> BgNbdModel {
+        let fit = &self.0.bgnbd;
+        BgNbdModel {
+            r: fit.params.r,
+            alpha: fit.params.alpha,
+            a: fit.params.a,
+            b: fit.params.b,
+            log_likelihood: fit.log_likelihood,
+            repeat_buyers: fit.repeat_buyers,
+        }
+    }
+    /// Null when too few repeat buyers had spend to fit it.
+    async fn gamma_gamma(&self) -> Option<GammaGammaModel> {
+        self.0.gamma_gamma.as_ref().map(|fit| GammaGammaModel {
+            p: fit.params.p,
+            q: fit.params.q,
+            gamma: fit.params.gamma,
+            log_likelihood: fit.log_likelihood,
+            repeat_buyers: fit.repeat_buyers,
+            frequency_spend_correlation: fit.frequency_spend_correlation,
+        })
+    }
+    /// A check on the workspace's own data: the model refitted on the earlier part of the history
+    /// predicts the last quarter (at most a year); null when the earlier part is too small.
+    async fn holdout(&self) -> Option<Vec<HoldoutGroup>> {
+        self.0.holdout.as_ref().map(|groups| {
+            groups
+                .iter()
+                .map(|g| HoldoutGroup {
+                    min_repeat_purchases: g.min_x,
+                    max_repeat_purchases: g.max_x,
+                    customers: g.customers,
+                    actual_mean: g.actual_mean,
+                    predicted_mean: g.predicted_mean,
+                })
+                .collect()
+        })
+    }
+}
+
+/// One customer's predictions from the workspace's current fit, in its time unit.
+pub struct CustomerPredictions {
+    fitted: std::sync::Arc<predictions::Fitted>,
+    summary: predictive::CustomerSummary<uuid::Uuid>,
+    currency: String,
+}
+
+fn money_estimate(value: f64, currency: &str) -> Option<Decimal> {
+    let exponent = money::exponent(currency).unwrap_or(2);
+    Decimal::from_f64_retain(value).map(|d| d.round_dp(exponent))
+}
+
+#[Object]
+impl CustomerPredictions {
+    /// P(alive) at the observation end. 1 for customers without a repeat purchase (a BG/NBD
+    /// property; see the at-risk rules for one-time buyers).
+    async fn probability_alive(&self) -> async_graphql::Result<f64> {
+        let s = &self.summary;
+        Ok(self.fitted.bgnbd.params.probability_alive(s.x, s.t_x, s.age).map_err(AppError::from)?)
+    }
+    /// Expected purchases (purchase days) in the next `periods` time units after the observation end.
+    async fn expected_purchases(&self, periods: f64) -> async_graphql::Result<f64> {
+        let s = &self.summary;
+        Ok(self
+            .fitted
+            .bgnbd
+            .params
+            .conditional_expected_purchases(periods, s.x, s.t_x, s.age)
+            .map_err(AppError::from)?)
+    }
+    /// Expected average order value (Gamma-Gamma); null without a spend model.
+    async fn expected_order_value(&self) -> async_graphql::Result<Option<Decimal>> {
+        let Some(gg) = &self.fitted.gamma_gamma else { return Ok(None) };
+        let value = gg
+            .params
+            .conditional_expected_value(self.summary.x, self.summary.monetary_value)
+            .map_err(AppError::from)?;
+        Ok(money_estimate(value, &self.currency))
+    }
+    /// Discounted expected value over the next `months` (monthly steps; default discount 1 % a
+    /// month); null without a spend model.
+    async fn clv(
+        &self,
+        months: u32,
+        #[graphql(default = 0.01)] monthly_discount_rate: f64,
+    ) -> async_graphql::Result<Option<Decimal>> {
+        let Some(gg) = &self.fitted.gamma_gamma else { return Ok(None) };
+        let value = predictions::customer_lifetime_value(
+            &self.fitted.bgnbd.params,
+            &gg.params,
+            &self.summary,
+            months,
+            monthly_discount_rate,
+            self.fitted.unit,
+        )
+        .map_err(AppError::from)?;
+        Ok(money_estimate(value, &self.currency))
+    }
+}
+
+/// Batches `customer.predictions`: the workspace's fit once, then the customers' orders in one query.
+pub struct PredictionLoader(pub sea_orm::DatabaseConnection);
+
+impl async_graphql::dataloader::Loader<(uuid::Uuid, uuid::Uuid)> for PredictionLoader {
+    type Value = std::sync::Arc<CustomerPredictions>;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[(uuid::Uuid, uuid::Uuid)],
+    ) -> Result<std::collections::HashMap<(uuid::Uuid, uuid::Uuid), Self::Value>, Self::Error> {
+        let mut by_workspace: std::collections::HashMap<uuid::Uuid, Vec<uuid::Uuid>> = Default::default();
+        for (workspace_id, customer_id) in keys {
+            by_workspace.entry(*workspace_id).or_default().push(*customer_id);
+        }
+        let mut out = std::collections::HashMap::new();
+        for (workspace_id, customers) in by_workspace {
+            let Some(model) = predictions::latest(&self.0, workspace_id).await? else { continue };
+            let fitted = std::sync::Arc::new(predictions::Fitted::try_from(model)?);
+            let currency = crate::workspaces::service::get(&self.0, workspace_id).await?.currency;
+            for (customer_id, summary) in predictions::summaries_at(&self.0, &fitted, &customers).await? {
+                let value = CustomerPredictions { fitted: fitted.clone(), summary, currency: currency.clone() };
+                out.insert((workspace_id, customer_id), std::sync::Arc::new(value));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `customer.predictions`: null before a fit, and for customers who had not bought by its observation end.
+pub async fn customer_predictions(
+    ctx: &Context<'_>,
+    customer: &entity::customer::Model,
+) -> async_graphql::Result<Option<std::sync::Arc<CustomerPredictions>>> {
+    crate::graphql::loader::<PredictionLoader>(ctx)?.load_one((customer.workspace_id, customer.id)).await
+}
+
+#[derive(Default)]
+pub struct MetricsMutation;
+
+#[Object]
+impl MetricsMutation {
+    /// Fits BG/NBD and Gamma-Gamma on the completed orders placed on or before `observationEnd`
+    /// (METRICS.md §9–12) and makes the fit current. `INSUFFICIENT_DATA` below 100 customers or 20
+    /// repeat buyers.
+    async fn refit_predictive_models(
+        &self,
+        ctx: &Context<'_>,
+        input: RefitPredictiveModelsInput,
+    ) -> async_graphql::Result<PredictionModel> {
+        let principal = authorize(ctx, Permission::WriteCustomers)?;
+        let model = crate::graphql::transact(state(ctx).db(), async |txn| {
+            predictions::refit(txn, principal.workspace_id(), input.observation_end, input.time_unit.into(), Utc::now())
+                .await
+        })
+        .await?;
+        Ok(PredictionModel(predictions::Fitted::try_from(model)?))
+    }
+}
+
 #[derive(Default)]
 pub struct MetricsQuery;
 
@@ -403,6 +643,15 @@ impl MetricsQuery {
         let segment = input.filter.map(|f| f.condition(&workspace.currency, db.get_database_backend())).transpose()?;
         let query = service::RetentionQuery { from: input.from, to: input.to, granularity: input.granularity, segment };
         Ok(RetentionMetrics(service::retention(db, principal.workspace_id(), query).await?))
+    }
+
+    /// The current fit of the predictive models; null before the first `refitPredictiveModels`.
+    async fn prediction_model(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PredictionModel>> {
+        let principal = authorize(ctx, Permission::ReadCustomers)?;
+        let Some(model) = predictions::latest(state(ctx).db(), principal.workspace_id()).await? else {
+            return Ok(None);
+        };
+        Ok(Some(PredictionModel(predictions::Fitted::try_from(model)?)))
     }
 
     /// RFM quintile scores (METRICS.md §7, ties share the lowest score of their block) summarised

@@ -20,7 +20,7 @@ pub enum Granularity {
 pub const MAX_BUCKETS: usize = 1_000;
 
 /// The first instant of `date` in `zone` (the earliest one when a DST change skips midnight).
-fn start_of(date: NaiveDate, zone: Tz) -> DateTime<Utc> {
+pub fn start_of(date: NaiveDate, zone: Tz) -> DateTime<Utc> {
     let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
     match zone.from_local_datetime(&midnight).earliest() {
         Some(t) => t.with_timezone(&Utc),

@@ -230,7 +230,134 @@ async fn rfm_scores_and_segments(app: TestApp) {
     assert_eq!(report["thresholds"][1], json!({ "score": 2, "frequency": null }), "ties leave F = 2 empty");
 }
 
+/// Purchase histories for `n` customers in 2025 from the BG/NBD story, with a seeded generator:
+/// each buys first on a day in the first 200, then at exponential gaps (own rate) and drops out
+/// after each purchase with their own probability (0.05–0.6); amounts scatter around their own mean.
+fn purchase_csv(n: u64) -> (String, Vec<(String, Vec<(i64, f64)>)>) {
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut uniform = move || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((seed >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut csv = String::from("customer_ref,placed_at,amount\n");
+    let mut histories = Vec::new();
+    let start = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+    for i in 0..n {
+        let rate = 0.01 + 0.09 * uniform();
+        let mean = 20.0 + 80.0 * uniform();
+        let dropout = 0.05 + 0.55 * uniform();
+        let mut day = (200.0 * uniform()) as i64;
+        let mut days = Vec::new();
+        loop {
+            let cents = (mean * (0.7 + 0.6 * uniform()) * 100.0).round() as i64;
+            let date = start + Duration::days(day);
+            csv.push_str(&format!("cust-{i},{date},{}.{:02}\n", cents / 100, cents % 100));
+            days.push((date.num_days_from_ce_i64(), cents as f64 / 100.0));
+            if uniform() < dropout {
+                break;
+            }
+            day += 1 + (-uniform().ln() / rate) as i64;
+            if day > 364 {
+                break;
+            }
+        }
+        histories.push((format!("cust-{i}"), days));
+    }
+    (csv, histories)
+}
+
+trait DayIndex {
+    fn num_days_from_ce_i64(&self) -> i64;
+}
+
+impl DayIndex for chrono::NaiveDate {
+    fn num_days_from_ce_i64(&self) -> i64 {
+        use chrono::Datelike;
+        i64::from(self.num_days_from_ce())
+    }
+}
+
+const REFIT: &str = "mutation($input: RefitPredictiveModelsInput!) { refitPredictiveModels(input: $input) {
+  observationEnd timeUnit customers fittedAt
+  bgnbd { r alpha a b logLikelihood repeatBuyers }
+  gammaGamma { p q gamma logLikelihood repeatBuyers frequencySpendCorrelation }
+  holdout { minRepeatPurchases maxRepeatPurchases customers actualMean predictedMean }
+} }";
+
+async fn predictive_models_fit_and_score_customers(app: TestApp) {
+    use vafa::metrics::predictive::{BgNbdParams, TimeUnit, data};
+    let tenant = app.tenant("acme").await;
+    let token = tenant.admin_token.as_str();
+    let (csv, histories) = purchase_csv(300);
+    vafa::import::orders(app.db(), "acme", csv.as_bytes()).await.unwrap();
+
+    let input = json!({ "input": { "observationEnd": "2025-12-31", "timeUnit": "WEEK" } });
+    let fit = app.ok(Some(token), REFIT, input).await["refitPredictiveModels"].clone();
+    assert_eq!((fit["observationEnd"].as_str(), fit["timeUnit"].as_str()), (Some("2025-12-31"), Some("WEEK")));
+    assert_eq!(fit["customers"], 300);
+    for p in ["r", "alpha", "a", "b"] {
+        assert!(fit["bgnbd"][p].as_f64().is_some_and(|v| v.is_finite() && v > 0.0), "{p}: {fit}");
+    }
+    assert!(fit["bgnbd"]["logLikelihood"].as_f64().unwrap().is_finite(), "a density, so it may be positive");
+    assert!(fit["gammaGamma"]["q"].as_f64().unwrap() > 1.0, "q > 1 keeps expected spend positive");
+    assert_eq!(fit["holdout"].as_array().unwrap().len(), 8, "x = 0..6 and 7+");
+    let current = app.ok(Some(token), "{ predictionModel { fittedAt customers } }", json!({})).await;
+    assert_eq!(current["predictionModel"]["fittedAt"], fit["fittedAt"]);
+
+    let params = BgNbdParams {
+        r: fit["bgnbd"]["r"].as_f64().unwrap(),
+        alpha: fit["bgnbd"]["alpha"].as_f64().unwrap(),
+        a: fit["bgnbd"]["a"].as_f64().unwrap(),
+        b: fit["bgnbd"]["b"].as_f64().unwrap(),
+    };
+    let summaries = data::summarise(
+        &histories,
+        chrono::NaiveDate::from_ymd_opt(2025, 12, 31).unwrap().num_days_from_ce_i64(),
+        TimeUnit::Week,
+    )
+    .unwrap();
+    let predictions = "query($f: CustomerFilter) { customers(first: 5, filter: $f) { edges { node {
+      predictions { probabilityAlive next: expectedPurchases(periods: 10) none: expectedPurchases(periods: 0) expectedOrderValue clv(months: 12) noClv: clv(months: 0) }
+    } } } }";
+    for i in [0usize, 1, 5] {
+        let filter = json!({ "f": { "externalRef": { "eq": format!("cust-{i}") } } });
+        let p = app.ok(Some(token), predictions, filter).await["customers"]["edges"][0]["node"]["predictions"].clone();
+        let s = &summaries[i];
+        let alive = params.probability_alive(s.x, s.t_x, s.age).unwrap();
+        assert!((p["probabilityAlive"].as_f64().unwrap() - alive).abs() < 1e-12, "{i}: {p}");
+        if s.x == 0 {
+            assert_eq!(alive, 1.0, "one-time buyers are 'alive' to BG/NBD");
+        }
+        let expected = params.conditional_expected_purchases(10.0, s.x, s.t_x, s.age).unwrap();
+        assert!((p["next"].as_f64().unwrap() - expected).abs() < 1e-12);
+        assert_eq!(p["none"], 0.0);
+        assert!(p["clv"].as_str().unwrap().parse::<f64>().unwrap() > 0.0);
+        assert_eq!(p["noClv"].as_str().unwrap().parse::<f64>().unwrap(), 0.0);
+    }
+    // A customer whose first order came after the observation end has no predictions.
+    let late = app.customer(token, json!({ "name": "Late" })).await;
+    app.order(token, &late, "late-1", "10.00", &Utc::now().to_rfc3339()).await;
+    let none = app
+        .ok(
+            Some(token),
+            "query($id: ID!) { customer(id: $id) { predictions { probabilityAlive } } }",
+            json!({ "id": late }),
+        )
+        .await;
+    assert!(none["customer"]["predictions"].is_null());
+
+    // Too few customers for a fit.
+    let small = app.tenant("small").await;
+    let (csv, _) = purchase_csv(30);
+    vafa::import::orders(app.db(), "small", csv.as_bytes()).await.unwrap();
+    let input = json!({ "input": { "observationEnd": "2025-12-31" } });
+    assert_eq!(app.error_code(Some(&small.admin_token), REFIT, input).await, "INSUFFICIENT_DATA");
+    let none = app.ok(Some(&small.admin_token), "{ predictionModel { fittedAt } }", json!({})).await;
+    assert!(none["predictionModel"].is_null());
+}
+
 db_tests!(
+    predictive_models_fit_and_score_customers,
     retention_metrics_match_the_definitions,
     lead_conversion_by_source,
     cohort_matrix_by_first_order_month,

@@ -1,0 +1,208 @@
+//! Fitting the predictive models on a workspace's orders and scoring customers with the stored fit.
+//! Orders become purchase days in the workspace time zone (METRICS.md §12); the maths is in
+//! `predictive`.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use entity::{
+    order::{self, OrderStatus},
+    prediction_model,
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use super::predictive::{
+    self, BgNbdFit, CustomerSummary, FitOptions, GammaGammaFit, HoldoutGroup, PredictiveError, TimeUnit, bgnbd, data,
+    gamma_gamma,
+};
+use crate::{
+    graphql::{AppError, AppResult, ids::new_id},
+    money, workspaces,
+};
+
+/// The holdout report keeps the last quarter of the observed span (at most a year) for checking.
+const HOLDOUT_SHARE: i64 = 4;
+const MAX_HOLDOUT_DAYS: i64 = 365;
+
+fn day_index(date: NaiveDate) -> i64 {
+    i64::from(date.num_days_from_ce())
+}
+
+impl From<PredictiveError> for AppError {
+    fn from(err: PredictiveError) -> Self {
+        match err {
+            PredictiveError::InsufficientData { .. } => AppError::InsufficientData(err.to_string()),
+            PredictiveError::InvalidInput(m) => AppError::bad_input("input", m),
+            other => AppError::Internal(anyhow::anyhow!(other)),
+        }
+    }
+}
+
+pub fn unit_name(unit: TimeUnit) -> &'static str {
+    match unit {
+        TimeUnit::Day => "DAY",
+        TimeUnit::Week => "WEEK",
+    }
+}
+
+pub fn unit_of(name: &str) -> TimeUnit {
+    if name == "WEEK" { TimeUnit::Week } else { TimeUnit::Day }
+}
+
+/// Completed orders up to the end of `observation_end` (workspace time zone) as
+/// `(customer, [(day, value in currency units)])`, optionally for some customers only.
+async fn purchase_days<C: ConnectionTrait>(
+    db: &C,
+    workspace: &entity::workspace::Model,
+    observation_end: NaiveDate,
+    customers: Option<&[Uuid]>,
+) -> AppResult<Vec<(Uuid, Vec<(i64, f64)>)>> {
+    let zone: chrono_tz::Tz = workspace.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let next_day =
+        observation_end.succ_opt().ok_or_else(|| AppError::bad_input("input.observationEnd", "out of range"))?;
+    let until = super::periods::start_of(next_day, zone);
+    let scale = 10f64.powi(money::exponent(&workspace.currency).unwrap_or(2) as i32);
+    let mut query = order::Entity::find()
+        .select_only()
+        .column(order::Column::CustomerId)
+        .column(order::Column::PlacedAt)
+        .column(order::Column::AmountMinor)
+        .filter(order::Column::WorkspaceId.eq(workspace.id))
+        .filter(order::Column::Status.eq(OrderStatus::Completed))
+        .filter(order::Column::PlacedAt.lt(until))
+        .order_by_asc(order::Column::CustomerId)
+        .order_by_asc(order::Column::PlacedAt);
+    if let Some(ids) = customers {
+        query = query.filter(order::Column::CustomerId.is_in(ids.iter().copied()));
+    }
+    let rows: Vec<(Uuid, DateTime<Utc>, i64)> = query.into_tuple().all(db).await?;
+    let mut out: Vec<(Uuid, Vec<(i64, f64)>)> = Vec::new();
+    for (customer_id, placed_at, amount) in rows {
+        let day = day_index(placed_at.with_timezone(&zone).date_naive());
+        let value = amount as f64 / scale;
+        match out.last_mut() {
+            Some((id, days)) if *id == customer_id => days.push((day, value)),
+            _ => out.push((customer_id, vec![(day, value)])),
+        }
+    }
+    Ok(out)
+}
+
+/// What a fit stores besides the parameters.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Holdout {
+    calibration_end: NaiveDate,
+    groups: Vec<HoldoutGroup>,
+}
+
+/// Fits BG/NBD (and Gamma-Gamma when there are enough repeat buyers with spend) on the orders up to
+/// `observation_end`, with a holdout report from a second fit on the earlier part, and stores them.
+pub async fn refit<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    observation_end: NaiveDate,
+    unit: TimeUnit,
+    now: DateTime<Utc>,
+) -> AppResult<prediction_model::Model> {
+    let workspace = workspaces::service::get(db, workspace_id).await?;
+    let customers = purchase_days(db, &workspace, observation_end, None).await?;
+    let end = day_index(observation_end);
+    let summaries = data::summarise(&customers, end, unit)?;
+    let bg: BgNbdFit = bgnbd::fit(&data::group(&summaries), FitOptions::default())?;
+    let gg: Option<GammaGammaFit> = match gamma_gamma::fit(&summaries, FitOptions::default()) {
+        Ok(fit) => Some(fit),
+        Err(PredictiveError::InsufficientData { .. }) => None,
+        Err(err) => return Err(err.into()),
+    };
+    let first_day = customers.iter().filter_map(|(_, days)| days.first().map(|(d, _)| *d)).min().unwrap_or(end);
+    let holdout_days = ((end - first_day) / HOLDOUT_SHARE).min(MAX_HOLDOUT_DAYS);
+    let holdout = if holdout_days > 0 {
+        let calibration_end = end - holdout_days;
+        let rows = data::calibration_holdout(&customers, calibration_end, end, unit)?;
+        let calibration: Vec<CustomerSummary<Uuid>> = rows.iter().map(|r| r.calibration.clone()).collect();
+        // The check is extra: too little history before the split, or a degenerate calibration fit,
+        // leaves it out rather than failing the fit itself.
+        let report = bgnbd::fit(&data::group(&calibration), FitOptions::default())
+            .and_then(|calibrated| data::holdout_report(&calibrated.params, &rows));
+        match report {
+            Ok(groups) => {
+                Some(Holdout { calibration_end: observation_end - chrono::Duration::days(holdout_days), groups })
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "no holdout report for this fit");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let model = prediction_model::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(workspace_id),
+        observation_end: Set(observation_end),
+        time_unit: Set(unit_name(unit).to_owned()),
+        customers: Set(bg.customers as i64),
+        bgnbd: Set(to_json(&bg)?),
+        gamma_gamma: Set(gg.as_ref().map(to_json).transpose()?),
+        holdout: Set(holdout.as_ref().map(to_json).transpose()?),
+        fitted_at: Set(now),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(model)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> AppResult<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| AppError::Internal(e.into()))
+}
+
+/// The newest fit of the workspace.
+pub async fn latest<C: ConnectionTrait>(db: &C, workspace_id: Uuid) -> AppResult<Option<prediction_model::Model>> {
+    Ok(prediction_model::Entity::find()
+        .filter(prediction_model::Column::WorkspaceId.eq(workspace_id))
+        .order_by_desc(prediction_model::Column::FittedAt)
+        .one(db)
+        .await?)
+}
+
+/// A stored fit, decoded.
+pub struct Fitted {
+    pub model: prediction_model::Model,
+    pub bgnbd: BgNbdFit,
+    pub gamma_gamma: Option<GammaGammaFit>,
+    pub holdout: Option<Vec<HoldoutGroup>>,
+    pub unit: TimeUnit,
+}
+
+impl TryFrom<prediction_model::Model> for Fitted {
+    type Error = AppError;
+
+    fn try_from(model: prediction_model::Model) -> AppResult<Self> {
+        let decode = |e: serde_json::Error| AppError::Internal(e.into());
+        let bgnbd = serde_json::from_value(model.bgnbd.clone()).map_err(decode)?;
+        let gamma_gamma = model.gamma_gamma.clone().map(serde_json::from_value).transpose().map_err(decode)?;
+        let holdout =
+            model.holdout.clone().map(serde_json::from_value::<Holdout>).transpose().map_err(decode)?.map(|h| h.groups);
+        Ok(Fitted { unit: unit_of(&model.time_unit), model, bgnbd, gamma_gamma, holdout })
+    }
+}
+
+/// Each customer's `(x, t_x, T, m̄)` at the fit's observation end (customers who had not bought by
+/// then are absent).
+pub async fn summaries_at<C: ConnectionTrait>(
+    db: &C,
+    fitted: &Fitted,
+    customers: &[Uuid],
+) -> AppResult<HashMap<Uuid, CustomerSummary<Uuid>>> {
+    let workspace = workspaces::service::get(db, fitted.model.workspace_id).await?;
+    let days = purchase_days(db, &workspace, fitted.model.observation_end, Some(customers)).await?;
+    let summaries = data::summarise(&days, day_index(fitted.model.observation_end), fitted.unit)?;
+    Ok(summaries.into_iter().map(|s| (s.key, s)).collect())
+}
+
+pub use predictive::customer_lifetime_value;
