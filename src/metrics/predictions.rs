@@ -122,7 +122,7 @@ pub async fn refit<C: ConnectionTrait>(
     let holdout = if holdout_days > 0 {
         let calibration_end = end - holdout_days;
         let rows = data::calibration_holdout(&customers, calibration_end, end, unit)?;
-        let calibration: Vec<CustomerSummary<Uuid>> = rows.iter().map(|r| r.calibration.clone()).collect();
+        let calibration: Vec<CustomerSummary<Uuid>> = rows.iter().map(|r| r.calibration).collect();
         // The check is extra: too little history before the split, or a degenerate calibration fit,
         // leaves it out rather than failing the fit itself.
         let report = bgnbd::fit(&data::group(&calibration), FitOptions::default())
