@@ -233,7 +233,10 @@ async fn rfm_scores_and_segments(app: TestApp) {
 /// Purchase histories for `n` customers in 2025 from the BG/NBD story, with a seeded generator:
 /// each buys first on a day in the first 200, then at exponential gaps (own rate) and drops out
 /// after each purchase with their own probability (0.05–0.6); amounts scatter around their own mean.
-fn purchase_csv(n: u64) -> (String, Vec<(String, Vec<(i64, f64)>)>) {
+/// Per customer reference: (day number, amount) of each purchase.
+type Histories = Vec<(String, Vec<(i64, f64)>)>;
+
+fn purchase_csv(n: u64) -> (String, Histories) {
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut uniform = move || {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
