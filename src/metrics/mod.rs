@@ -9,10 +9,11 @@ pub mod predictive;
 pub mod retention;
 pub mod rfm;
 pub mod service;
+pub mod value;
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, prelude::ToPrimitive};
 
 use crate::{
     auth::Permission,
@@ -515,7 +516,11 @@ pub struct CustomerPredictions {
 
 fn money_estimate(value: f64, currency: &str) -> Option<Decimal> {
     let exponent = money::exponent(currency).unwrap_or(2);
-    Decimal::from_f64_retain(value).map(|d| d.round_dp(exponent))
+    Decimal::from_f64_retain(value).map(|d| {
+        let mut rounded = d.round_dp(exponent);
+        rounded.rescale(exponent);
+        rounded
+    })
 }
 
 #[Object]
@@ -626,6 +631,41 @@ impl MetricsMutation {
     }
 }
 
+#[derive(SimpleObject)]
+pub struct ParetoPoint {
+    /// The top this share of customers by lifetime spend …
+    pub customer_share: f64,
+    /// … bring this share of the revenue.
+    pub revenue_share: Option<f64>,
+}
+
+/// Who carries the revenue, and what a customer is worth on average (METRICS.md §3).
+#[derive(SimpleObject)]
+pub struct CustomerValue {
+    pub as_of: DateTime<Utc>,
+    /// Customers with a completed order.
+    pub customers: u64,
+    /// Their lifetime completed revenue (per customer: `customer.totalSpent`, the "historic value").
+    pub revenue: Decimal,
+    /// Share of the revenue from the top 20 % of customers.
+    pub top20_revenue_share: Option<f64>,
+    pub pareto_curve: Vec<ParetoPoint>,
+    /// AOV over the trailing 365 days.
+    pub average_order_value: Option<Decimal>,
+    /// Orders per ordering customer over the trailing 365 days.
+    pub yearly_purchase_frequency: Option<f64>,
+    /// Churn over the trailing 365 days (METRICS.md §1).
+    pub annual_churn: Option<f64>,
+    /// `customerLifespanYears` when set, else 1 / annual churn; null when churn is 0.
+    pub lifespan_years: Option<f64>,
+    /// AOV × yearly frequency × lifespan.
+    pub historical_clv: Option<Decimal>,
+    pub gross_margin_percent: Option<i64>,
+    /// The same × gross margin; null without a margin setting.
+    pub historical_clv_with_margin: Option<Decimal>,
+    pub activity_window_days: i64,
+}
+
 #[derive(Default)]
 pub struct MetricsQuery;
 
@@ -643,6 +683,41 @@ impl MetricsQuery {
         let segment = input.filter.map(|f| f.condition(&workspace.currency, db.get_database_backend())).transpose()?;
         let query = service::RetentionQuery { from: input.from, to: input.to, granularity: input.granularity, segment };
         Ok(RetentionMetrics(service::retention(db, principal.workspace_id(), query).await?))
+    }
+
+    /// The Pareto view (revenue share of the top customers) and the population historical CLV.
+    async fn customer_value(&self, ctx: &Context<'_>) -> async_graphql::Result<CustomerValue> {
+        let principal = authorize(ctx, Permission::ReadCustomers)?;
+        let now = Utc::now();
+        let (mut spend, year, settings, currency) =
+            service::value_inputs(state(ctx).db(), principal.workspace_id(), now).await?;
+        let revenue: i128 = spend.iter().map(|s| i128::from(*s)).sum();
+        let curve = value::pareto(&mut spend);
+        let aov =
+            (year.orders > 0).then(|| minor_to_decimal(year.revenue_minor, &currency) / Decimal::from(year.orders));
+        let lifespan = value::lifespan_years(settings.customer_lifespan_years, year.churn());
+        let clv = value::historical_clv(aov.and_then(|a| a.to_f64()), year.purchase_frequency(), lifespan);
+        let margin = (settings.gross_margin_percent > 0).then_some(settings.gross_margin_percent);
+        Ok(CustomerValue {
+            as_of: now,
+            customers: spend.len() as u64,
+            revenue: minor_to_decimal(revenue, &currency),
+            top20_revenue_share: curve.iter().find(|(share, _)| *share == 0.2).and_then(|(_, r)| *r),
+            pareto_curve: curve
+                .into_iter()
+                .map(|(customer_share, revenue_share)| ParetoPoint { customer_share, revenue_share })
+                .collect(),
+            average_order_value: aov,
+            yearly_purchase_frequency: year.purchase_frequency(),
+            annual_churn: year.churn(),
+            lifespan_years: lifespan,
+            historical_clv: clv.and_then(|v| money_estimate(v, &currency)),
+            gross_margin_percent: margin,
+            historical_clv_with_margin: clv
+                .zip(margin)
+                .and_then(|(v, m)| money_estimate(v * m as f64 / 100.0, &currency)),
+            activity_window_days: settings.activity_window_days,
+        })
     }
 
     /// The current fit of the predictive models; null before the first `refitPredictiveModels`.

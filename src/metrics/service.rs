@@ -316,3 +316,28 @@ pub async fn rfm_distribution<C: ConnectionTrait>(
     let inputs: Vec<rfm::Inputs> = rfm_inputs(db, workspace_id, now).await?.into_iter().map(|(_, i)| i).collect();
     Ok(Distribution::new(&inputs))
 }
+
+/// Customer value as of `now`: lifetime spend per customer (for the Pareto view) and the counts of
+/// the trailing 365 days (orders, revenue, churn) that the historical CLV is built from.
+pub async fn value_inputs<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<(Vec<i64>, Counts, workspaces::settings::WorkspaceSettings, String)> {
+    let workspace = workspaces::service::get(db, workspace_id).await?;
+    let settings = workspaces::settings::WorkspaceSettings::from_json(&workspace.settings);
+    let spend: Vec<i64> = customer::Entity::find()
+        .select_only()
+        .column(customer::Column::TotalSpentMinor)
+        .filter(customer::Column::WorkspaceId.eq(workspace_id))
+        .filter(customer::Column::DeletedAt.is_null())
+        .filter(customer::Column::OrderCount.gte(1))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let window = Duration::days(settings.activity_window_days);
+    let year_ago = now - Duration::days(365);
+    let histories = histories(db, workspace_id, &None, year_ago - window, now).await?;
+    let year = retention::period(histories.values(), year_ago, now, window);
+    Ok((spend, year, settings, workspace.currency))
+}

@@ -95,12 +95,15 @@ pub async fn update_settings<C: ConnectionTrait>(
         if serde_json::from_value::<WorkspaceSettings>(merged.clone()).is_err() {
             return Err(AppError::bad_input(field, format!("`{value}` is not a valid value for `{name}`")));
         }
-        if value.as_i64().is_some_and(|n| n < 0) {
+        if value.as_f64().is_some_and(|n| n < 0.0) {
             return Err(AppError::bad_input(field, "cannot be negative"));
         }
     }
     let settings: WorkspaceSettings =
         serde_json::from_value(merged.clone()).map_err(|e| AppError::Internal(e.into()))?;
+    if settings.gross_margin_percent > 100 {
+        return Err(AppError::bad_input("input.patch.grossMarginPercent", "a percentage, 0–100"));
+    }
     let mut active = workspace.into_active_model();
     active.settings = Set(merged);
     active.updated_at = Set(Utc::now());

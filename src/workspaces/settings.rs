@@ -67,6 +67,10 @@ pub struct WorkspaceSettings {
     pub referee_points: i64,
     /// Days a referee's first order must survive (not refunded or cancelled) before rewards are paid.
     pub referral_approval_days: i64,
+    /// Gross margin in percent for margin-based CLV; 0 = not set.
+    pub gross_margin_percent: i64,
+    /// Average customer lifespan in years for historical CLV; 0 = derived as 1 / annual churn.
+    pub customer_lifespan_years: f64,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
@@ -130,6 +134,8 @@ impl Default for WorkspaceSettings {
             referrer_points: 0,
             referee_points: 0,
             referral_approval_days: 0,
+            gross_margin_percent: 0,
+            customer_lifespan_years: 0.0,
         }
     }
 }

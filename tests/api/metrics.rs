@@ -359,7 +359,48 @@ async fn predictive_models_fit_and_score_customers(app: TestApp) {
     assert!(none["predictionModel"].is_null());
 }
 
+async fn customer_value_pareto_and_historical_clv(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = tenant.admin_token.as_str();
+    let ago = |days: i64| (Utc::now() - Duration::days(days)).to_rfc3339();
+    let p = app.customer(token, json!({ "name": "P" })).await;
+    let q = app.customer(token, json!({ "name": "Q" })).await;
+    let r = app.customer(token, json!({ "name": "R" })).await;
+    app.order(token, &p, "p1", "10.00", &ago(300)).await;
+    app.order(token, &p, "p2", "30.00", &ago(200)).await;
+    app.order(token, &q, "q1", "50.00", &ago(400)).await;
+    app.order(token, &r, "r1", "20.00", &ago(30)).await;
+    let query = "{ customerValue { customers revenue top20RevenueShare paretoCurve { customerShare revenueShare }
+      averageOrderValue yearlyPurchaseFrequency annualChurn lifespanYears historicalClv grossMarginPercent historicalClvWithMargin } }";
+    let value = app.ok(Some(token), query, json!({})).await["customerValue"].clone();
+    assert_eq!((value["customers"].as_u64(), value["revenue"].as_str()), (Some(3), Some("110.00")));
+    assert!((value["top20RevenueShare"].as_f64().unwrap() - 50.0 / 110.0).abs() < 1e-12, "Q alone: {value}");
+    assert_eq!(value["paretoCurve"].as_array().unwrap().last().unwrap()["revenueShare"], 1.0);
+    // The trailing year: P's two orders and R's one; Q, active a year ago, is gone: churn 1.
+    assert_eq!(value["averageOrderValue"], "20.00");
+    assert_eq!(value["yearlyPurchaseFrequency"], 1.5);
+    assert_eq!((value["annualChurn"].as_f64(), value["lifespanYears"].as_f64()), (Some(1.0), Some(1.0)));
+    assert_eq!(value["historicalClv"], "30.00", "20.00 × 1.5 × 1 year");
+    assert!(value["historicalClvWithMargin"].is_null() && value["grossMarginPercent"].is_null());
+
+    app.ok(
+        Some(token),
+        "mutation { updateWorkspaceSettings(input: { patch: { grossMarginPercent: 40, customerLifespanYears: 2.5 } }) { grossMarginPercent } }",
+        json!({}),
+    )
+    .await;
+    let value = app.ok(Some(token), query, json!({})).await["customerValue"].clone();
+    assert_eq!(
+        (value["historicalClv"].as_str(), value["historicalClvWithMargin"].as_str()),
+        (Some("75.00"), Some("30.00"))
+    );
+    let bad =
+        "mutation { updateWorkspaceSettings(input: { patch: { grossMarginPercent: 140 } }) { grossMarginPercent } }";
+    assert_eq!(app.error_code(Some(token), bad, json!({})).await, "BAD_USER_INPUT");
+}
+
 db_tests!(
+    customer_value_pareto_and_historical_clv,
     predictive_models_fit_and_score_customers,
     retention_metrics_match_the_definitions,
     lead_conversion_by_source,
