@@ -33,7 +33,7 @@ pub struct Cohort {
 /// and completed orders.
 pub fn matrix(bounds: &[DateTime<Utc>], cohorts: usize, customers: &[History], now: DateTime<Utc>) -> Vec<Cohort> {
     let periods = bounds.len().saturating_sub(1);
-    let index = |t: DateTime<Utc>| bounds.partition_point(|b| *b <= t).checked_sub(1).filter(|i| *i < periods);
+    let index = |t: DateTime<Utc>| super::periods::index_of(bounds, t);
     // Per cohort: size, and per offset: customers, customers with their last order at that offset or later, revenue.
     let mut size = vec![0u64; cohorts];
     let mut ordered = vec![vec![0u64; periods]; cohorts];

@@ -3,6 +3,7 @@
 //! live in the pure modules; `service` loads data.
 
 pub mod cohorts;
+pub mod loyalty;
 pub mod periods;
 pub mod predictions;
 pub mod predictive;
@@ -666,6 +667,74 @@ pub struct CustomerValue {
     pub activity_window_days: i64,
 }
 
+#[derive(InputObject)]
+pub struct PeriodInput {
+    /// First day (workspace time zone); the first bucket starts at the period containing it.
+    pub from: NaiveDate,
+    /// The day after the last one (exclusive).
+    pub to: NaiveDate,
+    pub granularity: Granularity,
+}
+
+/// Ledger activity of one period.
+#[derive(SimpleObject)]
+pub struct LoyaltyFlow {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Points credited: purchases, bonuses, referrals, positive adjustments.
+    pub points_earned: i64,
+    /// Points spent on rewards, net of cancelled redemptions.
+    pub points_burned: i64,
+    pub points_expired: i64,
+    /// Burned / earned; null when nothing was earned.
+    pub redemption_rate: Option<f64>,
+    /// Accounts with a ledger entry in the period.
+    pub active_members: u64,
+    pub new_members: u64,
+    pub tier_upgrades: u64,
+    pub tier_downgrades: u64,
+}
+
+impl From<loyalty::PointsFlow> for LoyaltyFlow {
+    fn from(f: loyalty::PointsFlow) -> Self {
+        LoyaltyFlow {
+            from: f.from,
+            to: f.to,
+            points_earned: f.earned,
+            points_burned: f.burned,
+            points_expired: f.expired,
+            redemption_rate: f.redemption_rate(),
+            active_members: f.active_members,
+            new_members: f.new_members,
+            tier_upgrades: f.upgrades,
+            tier_downgrades: f.downgrades,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct TierShare {
+    /// Null: members below the first tier.
+    pub tier: Option<crate::loyalty::Tier>,
+    pub accounts: u64,
+    pub share: Option<f64>,
+}
+
+/// Loyalty programme KPIs: the liability now and the flows per period.
+#[derive(SimpleObject)]
+pub struct LoyaltyMetrics {
+    pub members: u64,
+    /// Spendable points on all accounts: what the programme owes.
+    pub outstanding_points: i64,
+    /// Their value at `valuePer100PointsMinor` (a workspace setting).
+    pub points_liability: Decimal,
+    pub pending_points: i64,
+    pub debt_points: i64,
+    pub tier_distribution: Vec<TierShare>,
+    pub buckets: Vec<LoyaltyFlow>,
+    pub total: LoyaltyFlow,
+}
+
 #[derive(Default)]
 pub struct MetricsQuery;
 
@@ -717,6 +786,41 @@ impl MetricsQuery {
                 .zip(margin)
                 .and_then(|(v, m)| money_estimate(v * m as f64 / 100.0, &currency)),
             activity_window_days: settings.activity_window_days,
+        })
+    }
+
+    /// Loyalty KPIs (points liability, earn and burn, redemption rate, members, tiers) per period.
+    async fn loyalty_metrics(&self, ctx: &Context<'_>, input: PeriodInput) -> async_graphql::Result<LoyaltyMetrics> {
+        let principal = authorize(ctx, Permission::ReadCustomers)?;
+        let db = state(ctx).db();
+        let workspace = crate::workspaces::service::get(db, principal.workspace_id()).await?;
+        let settings = crate::workspaces::settings::WorkspaceSettings::from_json(&workspace.settings);
+        let zone: chrono_tz::Tz = workspace.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let bounds = periods::boundaries(input.from, input.to, input.granularity, zone)?;
+        let buckets = loyalty::flows(db, workspace.id, &bounds).await?;
+        let span = [bounds[0], bounds[bounds.len() - 1]];
+        let total = loyalty::flows(db, workspace.id, &span).await?.remove(0);
+        let standing = loyalty::standing(db, workspace.id).await?;
+        let liability_minor = i128::from(standing.outstanding_points) * i128::from(settings.value_per_100_points_minor);
+        let mut liability = minor_to_decimal(liability_minor, &workspace.currency) / Decimal::from(100);
+        liability.rescale(money::exponent(&workspace.currency).unwrap_or(2));
+        Ok(LoyaltyMetrics {
+            members: standing.members,
+            outstanding_points: standing.outstanding_points,
+            points_liability: liability,
+            pending_points: standing.pending_points,
+            debt_points: standing.debt_points,
+            tier_distribution: standing
+                .per_tier
+                .into_iter()
+                .map(|(tier, accounts)| TierShare {
+                    tier: tier.map(crate::loyalty::Tier),
+                    accounts,
+                    share: retention::ratio(accounts, standing.members),
+                })
+                .collect(),
+            buckets: buckets.into_iter().map(Into::into).collect(),
+            total: total.into(),
         })
     }
 

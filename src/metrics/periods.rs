@@ -74,9 +74,10 @@ pub fn boundaries(from: NaiveDate, to: NaiveDate, granularity: Granularity, zone
     Ok(out)
 }
 
-/// The start of the bucket containing `t`, in `zone`.
-pub fn bucket_start(t: DateTime<Utc>, granularity: Granularity, zone: Tz) -> DateTime<Utc> {
-    start_of(floor(t.with_timezone(&zone).date_naive(), granularity), zone)
+/// Which period of `bounds` (n + 1 boundaries, n periods) contains `t`, if any.
+pub fn index_of(bounds: &[DateTime<Utc>], t: DateTime<Utc>) -> Option<usize> {
+    let periods = bounds.len().saturating_sub(1);
+    bounds.partition_point(|b| *b <= t).checked_sub(1).filter(|i| *i < periods)
 }
 
 #[cfg(test)]

@@ -71,6 +71,8 @@ pub struct WorkspaceSettings {
     pub gross_margin_percent: i64,
     /// Average customer lifespan in years for historical CLV; 0 = derived as 1 / annual churn.
     pub customer_lifespan_years: f64,
+    /// What 100 points are worth in minor units of the workspace currency (for the points liability).
+    pub value_per_100_points_minor: i64,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
@@ -136,6 +138,7 @@ impl Default for WorkspaceSettings {
             referral_approval_days: 0,
             gross_margin_percent: 0,
             customer_lifespan_years: 0.0,
+            value_per_100_points_minor: 100,
         }
     }
 }

@@ -399,7 +399,56 @@ async fn customer_value_pareto_and_historical_clv(app: TestApp) {
     assert_eq!(app.error_code(Some(token), bad, json!({})).await, "BAD_USER_INPUT");
 }
 
+async fn loyalty_kpis(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = tenant.admin_token.as_str();
+    crate::loyalty::tiers(&app, &tenant).await;
+    let ada = app.customer(token, json!({ "name": "Ada" })).await;
+    let bob = app.customer(token, json!({ "name": "Bob" })).await;
+    app.order(token, &ada, "a1", "150.00", &Utc::now().to_rfc3339()).await;
+    app.ok(
+        Some(token),
+        "mutation($id: ID!) { enrollCustomer(input: { customerId: $id }) { created } }",
+        json!({ "id": bob }),
+    )
+    .await;
+    let coffee =
+        crate::loyalty::reward(&app, &tenant, json!({ "name": "Coffee", "kind": "FREE_PRODUCT", "costPoints": 40 }))
+            .await;
+    let account = crate::loyalty::account(&app, &tenant, &ada).await["id"].clone();
+    app.ok(
+        Some(token),
+        "mutation($input: RedeemRewardInput!) { redeemReward(input: $input) { created } }",
+        json!({ "input": { "accountId": account, "rewardId": coffee["id"], "idempotencyKey": "k" } }),
+    )
+    .await;
+    let today = Utc::now().date_naive();
+    let query = "query($input: PeriodInput!) { loyaltyMetrics(input: $input) {
+      members outstandingPoints pointsLiability pendingPoints
+      tierDistribution { tier { name } accounts }
+      total { pointsEarned pointsBurned pointsExpired redemptionRate activeMembers newMembers tierUpgrades tierDowngrades }
+    } }";
+    let input = json!({ "from": (today - Duration::days(1)).to_string(), "to": (today + Duration::days(2)).to_string(), "granularity": "DAY" });
+    let m = app.ok(Some(token), query, json!({ "input": input })).await["loyaltyMetrics"].clone();
+    assert_eq!((m["members"].as_u64(), m["outstandingPoints"].as_i64()), (Some(2), Some(110)));
+    assert_eq!(m["pointsLiability"], "1.10", "110 points at 1.00 per 100 points");
+    assert_eq!(
+        m["tierDistribution"],
+        json!([{ "tier": null, "accounts": 0 }, { "tier": { "name": "Bronze" }, "accounts": 1 }, { "tier": { "name": "Gold" }, "accounts": 1 }])
+    );
+    let total = &m["total"];
+    assert_eq!((total["pointsEarned"].as_i64(), total["pointsBurned"].as_i64()), (Some(150), Some(40)));
+    assert_eq!(total["redemptionRate"].as_f64(), Some(40.0 / 150.0));
+    assert_eq!((total["activeMembers"].as_u64(), total["newMembers"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(
+        (total["tierUpgrades"].as_u64(), total["tierDowngrades"].as_u64()),
+        (Some(3), Some(0)),
+        "both join Bronze, Ada reaches Gold"
+    );
+}
+
 db_tests!(
+    loyalty_kpis,
     customer_value_pareto_and_historical_clv,
     predictive_models_fit_and_score_customers,
     retention_metrics_match_the_definitions,
