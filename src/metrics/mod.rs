@@ -9,6 +9,7 @@ pub mod predictions;
 pub mod predictive;
 pub mod retention;
 pub mod rfm;
+pub mod satisfaction;
 pub mod service;
 pub mod value;
 
@@ -735,6 +736,106 @@ pub struct LoyaltyMetrics {
     pub total: LoyaltyFlow,
 }
 
+#[derive(InputObject)]
+pub struct SatisfactionMetricsInput {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub granularity: Granularity,
+    /// Only these customers' answers.
+    pub filter: Option<CustomerFilter>,
+    /// Count only each customer's last answer (per kind) in a period; by default every answer counts.
+    #[graphql(default)]
+    pub latest_per_customer: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct NpsResult {
+    /// −100 … +100; null without responses.
+    pub score: Option<f64>,
+    pub promoters: u64,
+    pub passives: u64,
+    pub detractors: u64,
+    pub responses: u64,
+}
+
+#[derive(SimpleObject)]
+pub struct CsatResult {
+    /// Share of 4 and 5 answers; null without responses.
+    pub score: Option<f64>,
+    /// The mean rating: a different number from CSAT.
+    pub average_rating: Option<f64>,
+    pub satisfied: u64,
+    pub responses: u64,
+}
+
+impl From<satisfaction::Nps> for NpsResult {
+    fn from(n: satisfaction::Nps) -> Self {
+        NpsResult {
+            score: n.score(),
+            promoters: n.promoters,
+            passives: n.passives,
+            detractors: n.detractors,
+            responses: n.responses(),
+        }
+    }
+}
+
+impl From<satisfaction::Csat> for CsatResult {
+    fn from(c: satisfaction::Csat) -> Self {
+        CsatResult {
+            score: c.score(),
+            average_rating: c.average_rating(),
+            satisfied: c.satisfied,
+            responses: c.responses,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct SatisfactionBucket {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub nps: NpsResult,
+    /// CSAT feedback (ticket ratings are also recorded as CSAT feedback).
+    pub csat: CsatResult,
+    /// Ratings of tickets resolved in the period (`ticket.satisfaction`).
+    pub ticket_csat: CsatResult,
+}
+
+fn satisfaction_of(
+    answers: &[service::Response],
+    rated: &[(i32, DateTime<Utc>)],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    latest_per_customer: bool,
+) -> SatisfactionBucket {
+    use entity::feedback::FeedbackKind;
+    let within = |at: &DateTime<Utc>| from <= *at && *at < to;
+    let scores = |kind: FeedbackKind| -> Vec<i32> {
+        let inside = answers.iter().filter(|(_, k, _, at)| *k == kind && within(at));
+        if latest_per_customer {
+            // Answers come oldest first, so the last write per customer wins.
+            let latest: std::collections::HashMap<uuid::Uuid, i32> = inside.map(|(c, _, s, _)| (*c, *s)).collect();
+            latest.into_values().collect()
+        } else {
+            inside.map(|(_, _, s, _)| *s).collect()
+        }
+    };
+    SatisfactionBucket {
+        from,
+        to,
+        nps: satisfaction::Nps::of(scores(FeedbackKind::Nps)).into(),
+        csat: satisfaction::Csat::of(scores(FeedbackKind::Csat)).into(),
+        ticket_csat: satisfaction::Csat::of(rated.iter().filter(|(_, at)| within(at)).map(|(s, _)| *s)).into(),
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct SatisfactionMetrics {
+    pub buckets: Vec<SatisfactionBucket>,
+    pub total: SatisfactionBucket,
+}
+
 #[derive(Default)]
 pub struct MetricsQuery;
 
@@ -821,6 +922,27 @@ impl MetricsQuery {
                 .collect(),
             buckets: buckets.into_iter().map(Into::into).collect(),
             total: total.into(),
+        })
+    }
+
+    /// NPS and CSAT per period and for a segment (METRICS.md §4).
+    async fn satisfaction_metrics(
+        &self,
+        ctx: &Context<'_>,
+        input: SatisfactionMetricsInput,
+    ) -> async_graphql::Result<SatisfactionMetrics> {
+        let principal = authorize(ctx, Permission::ReadCustomers)?;
+        let db = state(ctx).db();
+        let workspace = crate::workspaces::service::get(db, principal.workspace_id()).await?;
+        let zone: chrono_tz::Tz = workspace.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let bounds = periods::boundaries(input.from, input.to, input.granularity, zone)?;
+        let segment = input.filter.map(|f| f.condition(&workspace.currency, db.get_database_backend())).transpose()?;
+        let (first, last) = (bounds[0], bounds[bounds.len() - 1]);
+        let (answers, rated) = service::responses(db, workspace.id, &segment, first, last).await?;
+        let latest = input.latest_per_customer;
+        Ok(SatisfactionMetrics {
+            buckets: bounds.windows(2).map(|w| satisfaction_of(&answers, &rated, w[0], w[1], latest)).collect(),
+            total: satisfaction_of(&answers, &rated, first, last, latest),
         })
     }
 

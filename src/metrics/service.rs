@@ -341,3 +341,47 @@ pub async fn value_inputs<C: ConnectionTrait>(
     let year = retention::period(histories.values(), year_ago, now, window);
     Ok((spend, year, settings, workspace.currency))
 }
+
+/// One response: (customer, kind, score, when).
+pub type Response = (Uuid, entity::feedback::FeedbackKind, i32, DateTime<Utc>);
+
+/// NPS and CSAT responses submitted in `[since, until)` (segment customers only), and the CSAT
+/// ratings of tickets resolved then.
+pub async fn responses<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    segment: &Option<Condition>,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> AppResult<(Vec<Response>, Vec<(i32, DateTime<Utc>)>)> {
+    use entity::{feedback, ticket};
+    let mut query = feedback::Entity::find()
+        .select_only()
+        .column(feedback::Column::CustomerId)
+        .column(feedback::Column::Kind)
+        .column(feedback::Column::Score)
+        .column(feedback::Column::SubmittedAt)
+        .filter(feedback::Column::WorkspaceId.eq(workspace_id))
+        .filter(feedback::Column::Score.is_not_null())
+        .filter(feedback::Column::SubmittedAt.gte(since))
+        .filter(feedback::Column::SubmittedAt.lt(until))
+        .order_by_asc(feedback::Column::SubmittedAt);
+    if let Some(ids) = segment_ids(workspace_id, segment) {
+        query = query.filter(feedback::Column::CustomerId.in_subquery(ids));
+    }
+    let rows: Vec<(Uuid, feedback::FeedbackKind, Option<i32>, DateTime<Utc>)> = query.into_tuple().all(db).await?;
+    let answers = rows.into_iter().filter_map(|(c, k, s, at)| s.map(|s| (c, k, s, at))).collect();
+    let mut tickets = ticket::Entity::find()
+        .select_only()
+        .column(ticket::Column::Satisfaction)
+        .column(ticket::Column::ResolvedAt)
+        .filter(ticket::Column::WorkspaceId.eq(workspace_id))
+        .filter(ticket::Column::Satisfaction.is_not_null())
+        .filter(ticket::Column::ResolvedAt.gte(since))
+        .filter(ticket::Column::ResolvedAt.lt(until));
+    if let Some(ids) = segment_ids(workspace_id, segment) {
+        tickets = tickets.filter(ticket::Column::CustomerId.in_subquery(ids));
+    }
+    let rated: Vec<(Option<i32>, Option<DateTime<Utc>>)> = tickets.into_tuple().all(db).await?;
+    Ok((answers, rated.into_iter().filter_map(|(s, at)| s.zip(at)).collect()))
+}

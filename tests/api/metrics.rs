@@ -447,7 +447,53 @@ async fn loyalty_kpis(app: TestApp) {
     );
 }
 
+async fn nps_and_csat_per_period(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = tenant.admin_token.as_str();
+    let ada = app.customer(token, json!({ "name": "Ada" })).await;
+    let bob = app.customer(token, json!({ "name": "Bob" })).await;
+    let answers = [
+        (&ada, "NPS", 10, "2026-01-05"),
+        (&bob, "NPS", 6, "2026-01-10"),
+        (&ada, "NPS", 8, "2026-01-20"),
+        (&ada, "CSAT", 5, "2026-02-03"),
+        (&bob, "CSAT", 3, "2026-02-04"),
+    ];
+    for (customer, kind, score, day) in answers {
+        app.ok(
+            Some(token),
+            "mutation($input: RecordFeedbackInput!) { recordFeedback(input: $input) { feedback { id } } }",
+            json!({ "input": { "customerId": customer, "kind": kind, "score": score, "submittedAt": format!("{day}T12:00:00Z") } }),
+        )
+        .await;
+    }
+    let query = "query($input: SatisfactionMetricsInput!) { satisfactionMetrics(input: $input) {
+      buckets { nps { score promoters passives detractors responses } csat { score averageRating responses } }
+      total { nps { score } csat { score } ticketCsat { score responses } }
+    } }";
+    let run = async |extra: Value| {
+        let mut input = json!({ "from": "2026-01-01", "to": "2026-03-01", "granularity": "MONTH" });
+        for (k, v) in extra.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        app.ok(Some(token), query, json!({ "input": input })).await["satisfactionMetrics"].clone()
+    };
+    let all = run(json!({})).await;
+    assert_eq!(
+        all["buckets"][0]["nps"],
+        json!({ "score": 0.0, "promoters": 1, "passives": 1, "detractors": 1, "responses": 3 })
+    );
+    assert!(all["buckets"][0]["csat"]["score"].is_null(), "no CSAT answers in January");
+    assert_eq!(all["buckets"][1]["csat"], json!({ "score": 0.5, "averageRating": 4.0, "responses": 2 }));
+    assert!(all["total"]["ticketCsat"]["score"].is_null());
+    let latest = run(json!({ "latestPerCustomer": true })).await;
+    assert_eq!(latest["buckets"][0]["nps"]["score"], -50.0, "Ada's last answer (8) and Bob's 6");
+    let segment = run(json!({ "filter": { "name": { "eq": "Ada" } } })).await;
+    assert_eq!(segment["buckets"][0]["nps"]["score"], 50.0);
+}
+
 db_tests!(
+    nps_and_csat_per_period,
     loyalty_kpis,
     customer_value_pareto_and_historical_clv,
     predictive_models_fit_and_score_customers,
