@@ -206,15 +206,16 @@ pub async fn post<C: ConnectionTrait>(
             return Ok(Posted { transaction: earlier, account, replayed: true });
         }
     }
-    let pending = posting.available_at.filter(|at| *at > now);
-    if let Some(available_at) = pending {
-        return post_pending(db, account, posting, available_at, now).await;
-    }
+    // With a pending period the points wait in `pending_points` (not the balance, not lifetime
+    // points) until the job releases them.
+    let available_at = posting.available_at.filter(|at| *at > now);
+    let pending = available_at.is_some();
+    let available_at = available_at.unwrap_or(now);
     let balance = account
         .points_balance
         .checked_add(posting.points)
         .ok_or_else(|| AppError::bad_input("input.points", "that many points do not fit in an account"))?;
-    if posting.points < 0 && balance < 0 && !allow_negative {
+    if !pending && posting.points < 0 && balance < 0 && !allow_negative {
         return Err(AppError::InsufficientPoints(format!(
             "the account has {} points; {} are needed",
             account.points_balance, -posting.points
@@ -229,10 +230,10 @@ pub async fn post<C: ConnectionTrait>(
         order_id: Set(posting.order_id),
         reason: Set(posting.reason),
         idempotency_key: Set(posting.idempotency_key),
-        expires_at: Set(expiry_of(db, &account, posting.kind, posting.points, now).await?),
+        expires_at: Set(expiry_of(db, &account, posting.kind, posting.points, available_at).await?),
         lot_id: Set(posting.lot_id),
-        pending: Set(false),
-        available_at: Set(Some(now)),
+        pending: Set(pending),
+        available_at: Set(Some(available_at)),
         actor_kind: Set(posting.actor.kind),
         actor_id: Set(posting.actor.id),
         created_at: Set(now),
@@ -242,70 +243,27 @@ pub async fn post<C: ConnectionTrait>(
     .await?;
     // Scoped: sea-query's `ExprTrait` shadows `Ord::min`/`max` on integers.
     use sea_orm::ExprTrait;
-    let lifetime = if earns_lifetime(posting.kind, posting.points) { posting.points } else { 0 };
+    let lifetime = if !pending && earns_lifetime(posting.kind, posting.points) { posting.points } else { 0 };
+    let add = |column: loyalty_account::Column, points: i64| (column, Expr::col(column).add(points));
+    let changes = if pending {
+        vec![add(loyalty_account::Column::PendingPoints, posting.points)]
+    } else {
+        vec![
+            add(loyalty_account::Column::PointsBalance, posting.points),
+            add(loyalty_account::Column::LifetimePoints, lifetime),
+        ]
+    };
     // Relative updates: correct even if something else moved the balance in between.
-    loyalty_account::Entity::update_many()
-        .col_expr(
-            loyalty_account::Column::PointsBalance,
-            Expr::col(loyalty_account::Column::PointsBalance).add(posting.points),
-        )
-        .col_expr(
-            loyalty_account::Column::LifetimePoints,
-            Expr::col(loyalty_account::Column::LifetimePoints).add(lifetime),
-        )
+    let mut update = loyalty_account::Entity::update_many()
         .col_expr(loyalty_account::Column::Version, Expr::col(loyalty_account::Column::Version).add(1))
-        .col_expr(loyalty_account::Column::UpdatedAt, Expr::value(now))
-        .filter(loyalty_account::Column::Id.eq(account.id))
-        .exec(db)
-        .await?;
+        .col_expr(loyalty_account::Column::UpdatedAt, Expr::value(now));
+    for (column, value) in changes {
+        update = update.col_expr(column, value);
+    }
+    update.filter(loyalty_account::Column::Id.eq(account.id)).exec(db).await?;
     changed(account.id, account.workspace_id);
     let account = get(db, account.workspace_id, account.id).await?;
     let account = if lifetime > 0 { promote(db, account, now).await? } else { account };
-    Ok(Posted { transaction, account, replayed: false })
-}
-
-/// A change that only counts once its pending period is over: kept out of the balance (and of
-/// lifetime points) in `pending_points` until the job releases it.
-async fn post_pending<C: ConnectionTrait>(
-    db: &C,
-    account: loyalty_account::Model,
-    posting: Posting,
-    available_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> AppResult<Posted> {
-    let transaction = points_transaction::ActiveModel {
-        id: Set(new_id()),
-        workspace_id: Set(account.workspace_id),
-        account_id: Set(account.id),
-        kind: Set(posting.kind),
-        points: Set(posting.points),
-        order_id: Set(posting.order_id),
-        reason: Set(posting.reason),
-        idempotency_key: Set(posting.idempotency_key),
-        expires_at: Set(expiry_of(db, &account, posting.kind, posting.points, available_at).await?),
-        lot_id: Set(posting.lot_id),
-        pending: Set(true),
-        available_at: Set(Some(available_at)),
-        actor_kind: Set(posting.actor.kind),
-        actor_id: Set(posting.actor.id),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(db)
-    .await?;
-    use sea_orm::ExprTrait;
-    loyalty_account::Entity::update_many()
-        .col_expr(
-            loyalty_account::Column::PendingPoints,
-            Expr::col(loyalty_account::Column::PendingPoints).add(posting.points),
-        )
-        .col_expr(loyalty_account::Column::Version, Expr::col(loyalty_account::Column::Version).add(1))
-        .col_expr(loyalty_account::Column::UpdatedAt, Expr::value(now))
-        .filter(loyalty_account::Column::Id.eq(account.id))
-        .exec(db)
-        .await?;
-    changed(account.id, account.workspace_id);
-    let account = get(db, account.workspace_id, account.id).await?;
     Ok(Posted { transaction, account, replayed: false })
 }
 
