@@ -63,6 +63,17 @@ fn segment_ids(workspace_id: Uuid, segment: &Option<Condition>) -> Option<sea_or
     })
 }
 
+/// `(customer, placed_at, amount_minor)` of the workspace's completed orders.
+fn completed_orders(workspace_id: Uuid) -> sea_orm::Select<order::Entity> {
+    order::Entity::find()
+        .select_only()
+        .column(order::Column::CustomerId)
+        .column(order::Column::PlacedAt)
+        .column(order::Column::AmountMinor)
+        .filter(order::Column::WorkspaceId.eq(workspace_id))
+        .filter(order::Column::Status.eq(OrderStatus::Completed))
+}
+
 /// Each customer's completed orders in `[since, until)` and first order time.
 async fn histories<C: ConnectionTrait>(
     db: &C,
@@ -84,13 +95,7 @@ async fn histories<C: ConnectionTrait>(
     let rows: Vec<(Uuid, Option<DateTime<Utc>>)> = customers.into_tuple().all(db).await?;
     let mut out: HashMap<Uuid, History> =
         rows.into_iter().map(|(id, first)| (id, History { first_order_at: first, orders: Vec::new() })).collect();
-    let mut orders = order::Entity::find()
-        .select_only()
-        .column(order::Column::CustomerId)
-        .column(order::Column::PlacedAt)
-        .column(order::Column::AmountMinor)
-        .filter(order::Column::WorkspaceId.eq(workspace_id))
-        .filter(order::Column::Status.eq(OrderStatus::Completed))
+    let mut orders = completed_orders(workspace_id)
         .filter(order::Column::PlacedAt.gte(since))
         .filter(order::Column::PlacedAt.lt(until))
         .order_by_asc(order::Column::PlacedAt);
@@ -254,13 +259,7 @@ pub async fn cohort_matrix<C: ConnectionTrait>(
             customers.push(History { first_order_at: Some(at), orders: Vec::new() });
         }
     }
-    let orders: Vec<(Uuid, DateTime<Utc>, i64)> = order::Entity::find()
-        .select_only()
-        .column(order::Column::CustomerId)
-        .column(order::Column::PlacedAt)
-        .column(order::Column::AmountMinor)
-        .filter(order::Column::WorkspaceId.eq(workspace_id))
-        .filter(order::Column::Status.eq(OrderStatus::Completed))
+    let orders: Vec<(Uuid, DateTime<Utc>, i64)> = completed_orders(workspace_id)
         .filter(order::Column::PlacedAt.gte(first))
         .filter(order::Column::CustomerId.in_subquery(members.into_query()))
         .into_tuple()
