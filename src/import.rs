@@ -444,7 +444,8 @@ async fn write_orders(
     Ok(())
 }
 
-/// Recomputes every customer's order statistics of the workspace in one statement.
+/// Recomputes every customer's order statistics of the workspace in one statement, then their
+/// purchase days.
 pub async fn refresh_all_stats(db: &DatabaseConnection, workspace_id: Uuid) -> AppResult<()> {
     let completed = "FROM orders o WHERE o.customer_id = customer.id AND o.status = 'COMPLETED'";
     let sql = format!(
@@ -457,7 +458,7 @@ pub async fn refresh_all_stats(db: &DatabaseConnection, workspace_id: Uuid) -> A
         if db.get_database_backend() == DbBackend::Postgres { "$1" } else { "?" }
     );
     db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, [workspace_id.into()])).await?;
-    Ok(())
+    transact(db, async |txn| crate::metrics::activity::rebuild_workspace(txn, workspace_id).await).await
 }
 
 async fn workspace(db: &DatabaseConnection, slug: &str) -> AppResult<entity::workspace::Model> {

@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod audit_log;
 pub mod business_hours;
 pub mod customer;
+pub mod customer_activity;
 pub mod customer_login_code;
 pub mod customer_note;
 pub mod customer_tag;

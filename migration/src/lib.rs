@@ -8,6 +8,7 @@ mod m20261122_000003_tickets;
 mod m20261122_000004_loyalty;
 mod m20261122_000005_loyalty_rules;
 mod m20261122_000006_predictions;
+mod m20261122_000007_customer_activity;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_loyalty::Migration),
             Box::new(m20261122_000005_loyalty_rules::Migration),
             Box::new(m20261122_000006_predictions::Migration),
+            Box::new(m20261122_000007_customer_activity::Migration),
         ]
     }
 }

@@ -32,7 +32,7 @@ pub(crate) fn user_fk<T: IntoIden + Copy + 'static>(table: T, column: T) -> Fore
     ForeignKey::create().from(table, column).to(User::Table, User::Id).on_delete(ForeignKeyAction::SetNull).to_owned()
 }
 
-fn customer_fk<T: IntoIden + Copy + 'static>(table: T, column: T) -> ForeignKeyCreateStatement {
+pub(crate) fn customer_fk<T: IntoIden + Copy + 'static>(table: T, column: T) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .from(table, column)
         .to(Customer::Table, Customer::Id)

@@ -113,7 +113,8 @@ pub async fn merge<C: ConnectionTrait>(
     gone.deleted_at = Set(Some(now));
     gone.external_ref = Set(None);
     gone.updated_at = Set(now);
-    gone.update(db).await?;
+    let gone = gone.update(db).await?;
+    crate::metrics::activity::store(db, &gone, &[]).await?;
 
     let mut active = survivor.clone().into_active_model();
     macro_rules! fill {
@@ -217,6 +218,8 @@ pub async fn soft_delete<C: ConnectionTrait>(
     active.deleted_at = Set(deleted.then_some(now));
     active.updated_at = Set(now);
     let c = active.update(db).await?;
+    // Deleted customers leave the metrics; restored ones come back with their orders.
+    crate::metrics::activity::refresh(db, &c).await?;
     let action = if deleted { "customer.delete" } else { "customer.restore" };
     audit::record(db, workspace_id, actor, action, "customer", Some(id), json!({})).await?;
     Ok(c)

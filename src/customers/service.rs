@@ -7,14 +7,10 @@ use entity::{
     customer::{self, LifecycleStage},
     customer_note, customer_tag,
     enums::AcquisitionSource,
-    order::{self, OrderStatus},
 };
 use sea_orm::{
-    ActiveModelTrait,
-    ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Select,
-    sea_query::{Alias, Expr, Func},
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, Select,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -26,6 +22,7 @@ use crate::{
     contact::{normalize_email, normalize_name, normalize_phone},
     follow_ups,
     graphql::{AppError, AppResult, ids::new_id},
+    metrics,
     profile::{ProfileInput, value_change},
     users,
 };
@@ -280,35 +277,16 @@ pub async fn find_by_contact<C: ConnectionTrait>(
         .await?)
 }
 
-#[derive(FromQueryResult)]
-struct OrderStats {
-    order_count: i64,
-    total_minor: Option<i64>,
-    first_at: Option<chrono::DateTime<Utc>>,
-    last_at: Option<chrono::DateTime<Utc>>,
-}
-
-/// Recomputes the customer's order statistics from their completed orders, exactly, in the
-/// caller's transaction.
+/// Recomputes the customer's order statistics and purchase days from their completed orders,
+/// exactly, in the caller's transaction.
 pub async fn refresh_order_stats<C: ConnectionTrait>(db: &C, customer: customer::Model) -> AppResult<customer::Model> {
-    let stats = order::Entity::find()
-        .select_only()
-        .expr_as(Func::count(Expr::col(order::Column::Id)), "order_count")
-        // PostgreSQL sums bigints into numeric; cast back so both backends return a 64-bit integer.
-        .expr_as(Func::cast_as(Func::sum(Expr::col(order::Column::AmountMinor)), Alias::new("BIGINT")), "total_minor")
-        .expr_as(Func::min(Expr::col(order::Column::PlacedAt)), "first_at")
-        .expr_as(Func::max(Expr::col(order::Column::PlacedAt)), "last_at")
-        .filter(order::Column::CustomerId.eq(customer.id))
-        .filter(order::Column::Status.eq(OrderStatus::Completed))
-        .into_model::<OrderStats>()
-        .one(db)
-        .await?
-        .unwrap_or(OrderStats { order_count: 0, total_minor: None, first_at: None, last_at: None });
+    let orders = metrics::activity::completed_orders(db, customer.id).await?;
+    metrics::activity::store(db, &customer, &orders).await?;
     let mut active = customer.into_active_model();
-    active.order_count = Set(i32::try_from(stats.order_count).unwrap_or(i32::MAX));
-    active.total_spent_minor = Set(stats.total_minor.unwrap_or(0));
-    active.first_order_at = Set(stats.first_at);
-    active.last_order_at = Set(stats.last_at);
+    active.order_count = Set(i32::try_from(orders.len()).unwrap_or(i32::MAX));
+    active.total_spent_minor = Set(orders.iter().map(|(_, amount)| amount).sum());
+    active.first_order_at = Set(orders.first().map(|(at, _)| *at));
+    active.last_order_at = Set(orders.last().map(|(at, _)| *at));
     Ok(active.update(db).await?)
 }
 

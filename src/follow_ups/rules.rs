@@ -31,7 +31,7 @@ pub struct Due {
 pub async fn run<C: ConnectionTrait>(db: &C, workspace_id: Uuid, now: DateTime<Utc>) -> AppResult<u64> {
     let workspace = workspaces::service::get(db, workspace_id).await?;
     let settings = WorkspaceSettings::from_json(&workspace.settings);
-    let tz: Tz = workspace.timezone.parse().unwrap_or(Tz::UTC);
+    let tz = crate::workspaces::service::zone(&workspace);
     let mut due = after_orders(db, workspace_id, &settings, now).await?;
     let customers = customers::service::query(workspace_id).filter(customer::Column::ErasedAt.is_null());
     for c in customers.all(db).await? {

@@ -713,7 +713,7 @@ pub async fn birthday_bonuses<C: ConnectionTrait>(db: &C, workspace_id: Uuid, no
         return Ok(0);
     }
     let workspace = workspaces::service::get(db, workspace_id).await?;
-    let zone: chrono_tz::Tz = workspace.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let zone = workspaces::service::zone(&workspace);
     let today = now.with_timezone(&zone).date_naive();
     let members: Vec<(Uuid, Option<chrono::NaiveDate>)> = loyalty_account::Entity::find()
         .select_only()

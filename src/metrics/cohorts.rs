@@ -2,16 +2,15 @@
 //! completed order; cell (c, k) counts those who ordered in period c + k. Periods after the
 //! current one are left out, never shown as 0; the current one is partial.
 
-use chrono::{DateTime, Utc};
-
-use super::retention::History;
+use super::activity::PurchaseDay;
 
 /// One cell of a cohort's row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cell {
     /// k: periods since the cohort's period.
     pub offset: usize,
-    pub period_start: DateTime<Utc>,
+    /// The period's first day (a day number).
+    pub period_start: i32,
     /// Cohort customers with an order in period c + k.
     pub customers: u64,
     /// Cohort customers with an order in period c + k or later ("unbounded" retention).
@@ -23,30 +22,38 @@ pub struct Cell {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cohort {
-    pub period_start: DateTime<Utc>,
+    /// The cohort period's first day (a day number).
+    pub period_start: i32,
     pub size: u64,
     pub cells: Vec<Cell>,
 }
 
-/// `bounds` are period boundaries from the first cohort's period to the end of the period containing
-/// `now`; the first `cohorts` periods are cohorts. `customers` holds each customer's first order time
-/// and completed orders.
-pub fn matrix(bounds: &[DateTime<Utc>], cohorts: usize, customers: &[History], now: DateTime<Utc>) -> Vec<Cohort> {
+/// `bounds` are period boundaries (day numbers) from the first cohort's period to the end of the
+/// period containing `today`; the first `cohorts` periods are cohorts. `customers` are purchase
+/// days, oldest first.
+pub fn matrix<'a>(
+    bounds: &[i32],
+    cohorts: usize,
+    customers: impl IntoIterator<Item = &'a [PurchaseDay]>,
+    today: i32,
+) -> Vec<Cohort> {
     let periods = bounds.len().saturating_sub(1);
-    let index = |t: DateTime<Utc>| super::periods::index_of(bounds, t);
+    let index = |day: i32| bounds.partition_point(|b| *b <= day).checked_sub(1).filter(|i| *i < periods);
     // Per cohort: size, and per offset: customers, customers with their last order at that offset or later, revenue.
     let mut size = vec![0u64; cohorts];
     let mut ordered = vec![vec![0u64; periods]; cohorts];
     let mut last_at = vec![vec![0u64; periods]; cohorts];
     let mut revenue = vec![vec![0i128; periods]; cohorts];
-    for History { first_order_at, orders } in customers {
-        let Some(c) = first_order_at.and_then(index).filter(|c| *c < cohorts) else { continue };
+    let mut seen = vec![false; periods];
+    for days in customers {
+        let Some(c) = days.first().and_then(|d| index(d.day)).filter(|c| *c < cohorts) else { continue };
         size[c] += 1;
-        let mut seen = vec![false; periods - c];
-        for (at, amount) in orders {
-            let Some(p) = index(*at).filter(|p| *p >= c) else { continue };
+        let seen = &mut seen[..periods - c];
+        seen.fill(false);
+        for d in days {
+            let Some(p) = index(d.day).filter(|p| *p >= c) else { continue };
             seen[p - c] = true;
-            revenue[c][p - c] += i128::from(*amount);
+            revenue[c][p - c] += i128::from(d.revenue_minor);
         }
         for (k, hit) in seen.iter().enumerate() {
             ordered[c][k] += u64::from(*hit);
@@ -55,7 +62,7 @@ pub fn matrix(bounds: &[DateTime<Utc>], cohorts: usize, customers: &[History], n
             last_at[c][last] += 1;
         }
     }
-    let current = index(now);
+    let current = index(today);
     (0..cohorts)
         .map(|c| {
             let visible = current.map_or(periods - c, |cur| (cur + 1).saturating_sub(c));
@@ -82,28 +89,21 @@ pub fn matrix(bounds: &[DateTime<Utc>], cohorts: usize, customers: &[History], n
 
 #[cfg(test)]
 mod tests {
-    use chrono::Duration;
-
     use super::*;
-
-    fn day(n: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(0, 0).unwrap() + Duration::days(n)
-    }
 
     #[test]
     fn cells_count_orders_per_period_and_stop_at_the_current_one() {
-        // Four 10-day periods; "now" is inside the third.
-        let bounds: Vec<_> = (0..5).map(|i| day(i * 10)).collect();
-        let history = |first: i64, orders: &[(i64, i64)]| History {
-            first_order_at: Some(day(first)),
-            orders: orders.iter().map(|(d, a)| (day(*d), *a)).collect(),
+        // Four 10-day periods; today is inside the third.
+        let bounds: Vec<i32> = (0..5).map(|i| i * 10).collect();
+        let history = |orders: &[(i32, i64)]| -> Vec<PurchaseDay> {
+            orders.iter().map(|&(day, revenue_minor)| PurchaseDay { day, orders: 1, revenue_minor }).collect()
         };
-        let customers = vec![
-            history(1, &[(1, 100), (25, 50)]),  // cohort 0, back in period 2
-            history(2, &[(2, 10), (3, 10)]),    // cohort 0, never back
-            history(12, &[(12, 70), (15, 30)]), // cohort 1
+        let customers = [
+            history(&[(1, 100), (25, 50)]), // cohort 0, back in period 2
+            history(&[(2, 10), (3, 10)]),   // cohort 0, never back
+            history(&[(12, 70), (15, 30)]), // cohort 1
         ];
-        let m = matrix(&bounds, 2, &customers, day(21));
+        let m = matrix(&bounds, 2, customers.iter().map(Vec::as_slice), 21);
         assert_eq!(m[0].size, 2);
         let zero: Vec<_> =
             m[0].cells.iter().map(|c| (c.offset, c.customers, c.customers_or_later, c.partial)).collect();
@@ -111,5 +111,6 @@ mod tests {
         assert_eq!(m[0].cells[0].revenue_minor, 120);
         assert_eq!(m[1].cells.len(), 2);
         assert_eq!((m[1].size, m[1].cells[0].customers, m[1].cells[0].revenue_minor), (1, 1, 100));
+        assert_eq!(m[1].cells[1].period_start, 20);
     }
 }

@@ -2,6 +2,7 @@
 //! period, cohorts, RFM, and the predictive models (`predictive`: BG/NBD, Gamma-Gamma, CLV). Definitions
 //! live in the pure modules; `service` loads data.
 
+pub mod activity;
 pub mod cohorts;
 pub mod loyalty;
 pub mod periods;
@@ -39,6 +40,8 @@ pub struct RetentionMetricsInput {
 
 /// One period `[from, to)`. Rates are fractions; null where the denominator is 0.
 pub struct RetentionBucket {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
     counts: Counts,
     currency: String,
     window_days: i64,
@@ -48,12 +51,13 @@ pub struct RetentionBucket {
 #[Object]
 impl RetentionBucket {
     async fn from(&self) -> DateTime<Utc> {
-        self.counts.from
+        self.from
     }
     async fn to(&self) -> DateTime<Utc> {
-        self.counts.to
+        self.to
     }
-    /// W: active means a completed order in the W days before the instant.
+    /// W: active at the start of a day means a completed order on one of the W calendar days
+    /// (workspace time zone) before it.
     async fn activity_window_days(&self) -> i64 {
         self.window_days
     }
@@ -192,11 +196,13 @@ impl RetentionMetrics {
         self.0.window_days
     }
     async fn buckets(&self) -> Vec<RetentionBucket> {
-        self.0.buckets.iter().zip(&self.0.leads).map(|(c, l)| self.bucket(c, l)).collect()
+        let periods = self.0.bounds.windows(2);
+        periods.zip(&self.0.buckets).zip(&self.0.leads).map(|((w, c), l)| self.bucket(w[0], w[1], c, l)).collect()
     }
     /// The whole span as one period.
     async fn total(&self) -> RetentionBucket {
-        self.bucket(&self.0.total, &self.0.total_leads)
+        let bounds = &self.0.bounds;
+        self.bucket(bounds[0], bounds[bounds.len() - 1], &self.0.total, &self.0.total_leads)
     }
     /// Customers with two or more completed orders ever / customers with one or more.
     async fn lifetime_repeat_purchase_rate(&self) -> Option<f64> {
@@ -205,8 +211,16 @@ impl RetentionMetrics {
 }
 
 impl RetentionMetrics {
-    fn bucket(&self, counts: &Counts, leads: &service::LeadConversion) -> RetentionBucket {
+    fn bucket(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        counts: &Counts,
+        leads: &service::LeadConversion,
+    ) -> RetentionBucket {
         RetentionBucket {
+            from,
+            to,
             counts: *counts,
             currency: self.0.currency.clone(),
             window_days: self.0.window_days,
@@ -238,12 +252,19 @@ pub struct Cohort {
     cohort: cohorts::Cohort,
     metric: CohortMetric,
     currency: String,
+    zone: chrono_tz::Tz,
+}
+
+impl Cohort {
+    fn instant(&self, day: i32) -> DateTime<Utc> {
+        periods::start_of(periods::date_of(day), self.zone)
+    }
 }
 
 #[Object]
 impl Cohort {
     async fn period_start(&self) -> DateTime<Utc> {
-        self.cohort.period_start
+        self.instant(self.cohort.period_start)
     }
     /// n_c: customers in the cohort.
     async fn size(&self) -> u64 {
@@ -260,7 +281,7 @@ impl Cohort {
                 let share = retention::ratio(cell.customers, self.cohort.size);
                 CohortCell {
                     offset: cell.offset as i32,
-                    period_start: cell.period_start,
+                    period_start: self.instant(cell.period_start),
                     customers: cell.customers,
                     share,
                     customers_or_later: cell.customers_or_later,
@@ -896,7 +917,7 @@ impl MetricsQuery {
         let db = state(ctx).db();
         let workspace = crate::workspaces::service::get(db, principal.workspace_id()).await?;
         let settings = crate::workspaces::settings::WorkspaceSettings::from_json(&workspace.settings);
-        let zone: chrono_tz::Tz = workspace.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let zone = crate::workspaces::service::zone(&workspace);
         let bounds = periods::boundaries(input.from, input.to, input.granularity, zone)?;
         let buckets = loyalty::flows(db, workspace.id, &bounds).await?;
         let span = [bounds[0], bounds[bounds.len() - 1]];
@@ -934,7 +955,7 @@ impl MetricsQuery {
         let principal = authorize(ctx, Permission::ReadCustomers)?;
         let db = state(ctx).db();
         let workspace = crate::workspaces::service::get(db, principal.workspace_id()).await?;
-        let zone: chrono_tz::Tz = workspace.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let zone = crate::workspaces::service::zone(&workspace);
         let bounds = periods::boundaries(input.from, input.to, input.granularity, zone)?;
         let segment = input.filter.map(|f| f.condition(&workspace.currency, db.get_database_backend())).transpose()?;
         let (first, last) = (bounds[0], bounds[bounds.len() - 1]);
@@ -1033,7 +1054,7 @@ impl MetricsQuery {
         input: CohortRetentionInput,
     ) -> async_graphql::Result<Vec<Cohort>> {
         let principal = authorize(ctx, Permission::ReadCustomers)?;
-        let (matrix, currency) = service::cohort_matrix(
+        let report = service::cohort_matrix(
             state(ctx).db(),
             principal.workspace_id(),
             input.from,
@@ -1042,9 +1063,10 @@ impl MetricsQuery {
             Utc::now(),
         )
         .await?;
-        Ok(matrix
+        Ok(report
+            .cohorts
             .into_iter()
-            .map(|cohort| Cohort { cohort, metric: input.metric, currency: currency.clone() })
+            .map(|cohort| Cohort { cohort, metric: input.metric, currency: report.currency.clone(), zone: report.zone })
             .collect())
     }
 }

@@ -53,17 +53,17 @@ fn next(date: NaiveDate, granularity: Granularity) -> Option<NaiveDate> {
     }
 }
 
-/// Bucket boundaries covering `[from, to)`: the first bucket starts at the bucket containing
-/// `from`, the last ends at or after `to`; n buckets give n + 1 boundaries.
-pub fn boundaries(from: NaiveDate, to: NaiveDate, granularity: Granularity, zone: Tz) -> AppResult<Vec<DateTime<Utc>>> {
+/// Bucket boundaries covering `[from, to)` as local dates: the first bucket starts at the bucket
+/// containing `from`, the last ends at or after `to`; n buckets give n + 1 boundaries.
+pub fn boundary_dates(from: NaiveDate, to: NaiveDate, granularity: Granularity) -> AppResult<Vec<NaiveDate>> {
     if to <= from {
         return Err(AppError::bad_input("input.to", "must be after `from`"));
     }
     let mut day = floor(from, granularity);
-    let mut out = vec![start_of(day, zone)];
+    let mut out = vec![day];
     while day < to {
         day = next(day, granularity).ok_or_else(|| AppError::bad_input("input.to", "out of range"))?;
-        out.push(start_of(day, zone));
+        out.push(day);
         if out.len() > MAX_BUCKETS + 1 {
             return Err(AppError::bad_input(
                 "input.granularity",
@@ -72,6 +72,26 @@ pub fn boundaries(from: NaiveDate, to: NaiveDate, granularity: Granularity, zone
         }
     }
     Ok(out)
+}
+
+/// [`boundary_dates`] as instants: local midnights in `zone`.
+pub fn boundaries(from: NaiveDate, to: NaiveDate, granularity: Granularity, zone: Tz) -> AppResult<Vec<DateTime<Utc>>> {
+    Ok(boundary_dates(from, to, granularity)?.into_iter().map(|d| start_of(d, zone)).collect())
+}
+
+/// A calendar day as a number (days since 1 January of year 1), the unit of the purchase-day rollup.
+pub fn day_number(date: NaiveDate) -> i32 {
+    date.num_days_from_ce()
+}
+
+/// The local calendar day of `t` in `zone`, as a [`day_number`].
+pub fn local_day(t: DateTime<Utc>, zone: Tz) -> i32 {
+    day_number(t.with_timezone(&zone).date_naive())
+}
+
+/// The date of a [`day_number`].
+pub fn date_of(day: i32) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(day).unwrap_or_default()
 }
 
 /// Which period of `bounds` (n + 1 boundaries, n periods) contains `t`, if any.

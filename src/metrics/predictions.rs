@@ -4,19 +4,18 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use entity::{
-    order::{self, OrderStatus},
-    prediction_model,
-};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::prediction_model;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use super::predictive::{
-    self, BgNbdFit, CustomerSummary, FitOptions, GammaGammaFit, HoldoutGroup, PredictiveError, TimeUnit, bgnbd, data,
-    gamma_gamma,
+use super::{
+    activity::{self, Selection},
+    periods,
+    predictive::{
+        self, BgNbdFit, CustomerSummary, FitOptions, GammaGammaFit, HoldoutGroup, PredictiveError, TimeUnit, bgnbd,
+        data, gamma_gamma,
+    },
 };
 use crate::{
     graphql::{AppError, AppResult, ids::new_id},
@@ -28,7 +27,7 @@ const HOLDOUT_SHARE: i64 = 4;
 const MAX_HOLDOUT_DAYS: i64 = 365;
 
 fn day_index(date: NaiveDate) -> i64 {
-    i64::from(date.num_days_from_ce())
+    i64::from(periods::day_number(date))
 }
 
 impl From<PredictiveError> for AppError {
@@ -52,7 +51,7 @@ pub fn unit_of(name: &str) -> TimeUnit {
     if name == "WEEK" { TimeUnit::Week } else { TimeUnit::Day }
 }
 
-/// Completed orders up to the end of `observation_end` (workspace time zone) as
+/// Purchase days up to and including `observation_end` (workspace time zone) as
 /// `(customer, [(day, value in currency units)])`, optionally for some customers only.
 async fn purchase_days<C: ConnectionTrait>(
     db: &C,
@@ -60,35 +59,22 @@ async fn purchase_days<C: ConnectionTrait>(
     observation_end: NaiveDate,
     customers: Option<&[Uuid]>,
 ) -> AppResult<Vec<(Uuid, Vec<(i64, f64)>)>> {
-    let zone: chrono_tz::Tz = workspace.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let next_day =
-        observation_end.succ_opt().ok_or_else(|| AppError::bad_input("input.observationEnd", "out of range"))?;
-    let until = super::periods::start_of(next_day, zone);
+    let end = periods::day_number(observation_end);
     let scale = 10f64.powi(money::exponent(&workspace.currency).unwrap_or(2) as i32);
-    let mut query = order::Entity::find()
-        .select_only()
-        .column(order::Column::CustomerId)
-        .column(order::Column::PlacedAt)
-        .column(order::Column::AmountMinor)
-        .filter(order::Column::WorkspaceId.eq(workspace.id))
-        .filter(order::Column::Status.eq(OrderStatus::Completed))
-        .filter(order::Column::PlacedAt.lt(until))
-        .order_by_asc(order::Column::CustomerId)
-        .order_by_asc(order::Column::PlacedAt);
-    if let Some(ids) = customers {
-        query = query.filter(order::Column::CustomerId.is_in(ids.iter().copied()));
-    }
-    let rows: Vec<(Uuid, DateTime<Utc>, i64)> = query.into_tuple().all(db).await?;
-    let mut out: Vec<(Uuid, Vec<(i64, f64)>)> = Vec::new();
-    for (customer_id, placed_at, amount) in rows {
-        let day = day_index(placed_at.with_timezone(&zone).date_naive());
-        let value = amount as f64 / scale;
-        match out.last_mut() {
-            Some((id, days)) if *id == customer_id => days.push((day, value)),
-            _ => out.push((customer_id, vec![(day, value)])),
-        }
-    }
-    Ok(out)
+    let selection = Selection {
+        customers: customers.map(<[Uuid]>::to_vec),
+        first_before: Some(end.saturating_add(1)),
+        ..Selection::default()
+    };
+    let activity = activity::load(db, workspace.id, selection).await?;
+    Ok(activity
+        .iter()
+        .map(|(customer_id, days)| {
+            let upto = days.partition_point(|d| d.day <= end);
+            let days = days[..upto].iter().map(|d| (i64::from(d.day), d.revenue_minor as f64 / scale)).collect();
+            (customer_id, days)
+        })
+        .collect())
 }
 
 /// What a fit stores besides the parameters.

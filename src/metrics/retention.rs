@@ -1,31 +1,15 @@
 //! Retention, churn and purchase metrics per period (METRICS.md §1–2), computed from each
-//! customer's completed orders. Pure: the caller loads the histories.
+//! customer's purchase days. Pure: the caller loads them.
+//!
+//! Periods and the activity window are made of local calendar days (workspace time zone): a
+//! customer is active at the start of day `b` when they bought on one of the W days before it
+//! (days `b − W` … `b − 1`), so W = 90 means 90 calendar days also across a change of clocks.
 
-use chrono::{DateTime, Duration, Utc};
-
-/// One customer's completed orders (sorted by time) within the span the buckets need, and the time of
-/// their first completed order ever.
-#[derive(Debug, Clone, Default)]
-pub struct History {
-    pub first_order_at: Option<DateTime<Utc>>,
-    /// `(placed_at, amount_minor)`, oldest first.
-    pub orders: Vec<(DateTime<Utc>, i64)>,
-}
-
-impl History {
-    /// Active at `t`: a completed order in `[t − window, t)`.
-    fn active_at(&self, t: DateTime<Utc>, window: Duration) -> bool {
-        let start = t - window;
-        let i = self.orders.partition_point(|(at, _)| *at < start);
-        self.orders.get(i).is_some_and(|(at, _)| *at < t)
-    }
-}
+use super::activity::PurchaseDay;
 
 /// The counts of one period `[from, to)`; the rates derive from them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
     /// |S|: active at `from`.
     pub start: u64,
     /// |E|: active at `to`.
@@ -75,70 +59,124 @@ pub fn ratio(numerator: u64, denominator: u64) -> Option<f64> {
     (denominator > 0).then(|| numerator as f64 / denominator as f64)
 }
 
-/// The counts of `[from, to)` with activity window `window`.
-pub fn period<'a>(
-    histories: impl IntoIterator<Item = &'a History>,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    window: Duration,
-) -> Counts {
-    let mut c = Counts { from, to, ..Counts::default() };
-    for h in histories {
-        let in_start = h.active_at(from, window);
-        let in_end = h.active_at(to, window);
-        let is_new = h.first_order_at.is_some_and(|first| from <= first && first < to);
-        c.start += u64::from(in_start);
-        c.end += u64::from(in_end);
-        c.new += u64::from(is_new);
-        c.retained += u64::from(in_start && in_end);
-        c.churned += u64::from(in_start && !in_end);
-        c.reactivated += u64::from(in_end && !in_start && !is_new);
-        let first = h.orders.partition_point(|(at, _)| *at < from);
-        let last = h.orders.partition_point(|(at, _)| *at < to);
-        let placed = &h.orders[first..last];
-        if !placed.is_empty() {
-            c.orders += placed.len() as u64;
-            c.revenue_minor += placed.iter().map(|(_, amount)| i128::from(*amount)).sum::<i128>();
-            c.ordering += 1;
-            c.repeat += u64::from(placed.len() >= 2);
-            c.returning += u64::from(h.first_order_at.is_some_and(|f| f < from));
+/// The counts of each period of `bounds` (day numbers: n + 1 boundaries make n periods) and of
+/// the whole span, over customers given by their purchase days (oldest first), with an activity
+/// window of `window` days.
+pub fn series<'a>(
+    customers: impl IntoIterator<Item = &'a [PurchaseDay]>,
+    bounds: &[i32],
+    window: i32,
+) -> (Vec<Counts>, Counts) {
+    let periods = bounds.len().saturating_sub(1);
+    let mut buckets = vec![Counts::default(); periods];
+    let mut total = Counts::default();
+    if periods == 0 {
+        return (buckets, total);
+    }
+    let mut active = vec![false; bounds.len()];
+    for days in customers {
+        let Some(first) = days.first().map(|d| d.day) else { continue };
+        // Active at each boundary: the last purchase before it is within the window.
+        let mut before = 0;
+        for (flag, &b) in active.iter_mut().zip(bounds) {
+            while before < days.len() && days[before].day < b {
+                before += 1;
+            }
+            *flag = before > 0 && days[before - 1].day >= b - window;
+        }
+        let mut next = days.partition_point(|d| d.day < bounds[0]);
+        let mut span = Placed::default();
+        for (i, counts) in buckets.iter_mut().enumerate() {
+            let mut placed = Placed::default();
+            while next < days.len() && days[next].day < bounds[i + 1] {
+                placed.add(&days[next]);
+                next += 1;
+            }
+            span.orders += placed.orders;
+            span.revenue_minor += placed.revenue_minor;
+            counts.add(active[i], active[i + 1], first, (bounds[i], bounds[i + 1]), placed);
+        }
+        total.add(active[0], active[periods], first, (bounds[0], bounds[periods]), span);
+    }
+    (buckets, total)
+}
+
+/// A customer's orders within one period.
+#[derive(Default)]
+struct Placed {
+    orders: u64,
+    revenue_minor: i128,
+}
+
+impl Placed {
+    fn add(&mut self, day: &PurchaseDay) {
+        self.orders += u64::from(day.orders);
+        self.revenue_minor += i128::from(day.revenue_minor);
+    }
+}
+
+impl Counts {
+    /// Adds one customer: active at the period's start and end, first purchase day, orders in it.
+    fn add(&mut self, in_start: bool, in_end: bool, first: i32, (from, to): (i32, i32), placed: Placed) {
+        let is_new = from <= first && first < to;
+        self.start += u64::from(in_start);
+        self.end += u64::from(in_end);
+        self.new += u64::from(is_new);
+        self.retained += u64::from(in_start && in_end);
+        self.churned += u64::from(in_start && !in_end);
+        self.reactivated += u64::from(in_end && !in_start && !is_new);
+        if placed.orders > 0 {
+            self.orders += placed.orders;
+            self.revenue_minor += placed.revenue_minor;
+            self.ordering += 1;
+            self.repeat += u64::from(placed.orders >= 2);
+            self.returning += u64::from(first < from);
         }
     }
-    c
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn day(n: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(0, 0).unwrap() + Duration::days(n)
+    /// One purchase day per entry: (day, amount); one order each unless repeated.
+    fn customer(orders: &[(i32, i64)]) -> Vec<PurchaseDay> {
+        let mut days: Vec<PurchaseDay> = Vec::new();
+        for &(day, amount) in orders {
+            match days.last_mut() {
+                Some(last) if last.day == day => {
+                    last.orders += 1;
+                    last.revenue_minor += amount;
+                }
+                _ => days.push(PurchaseDay { day, orders: 1, revenue_minor: amount }),
+            }
+        }
+        days
     }
 
-    fn customer(first: i64, orders: &[(i64, i64)]) -> History {
-        History { first_order_at: Some(day(first)), orders: orders.iter().map(|(d, a)| (day(*d), *a)).collect() }
+    fn period(customers: &[Vec<PurchaseDay>], from: i32, to: i32, window: i32) -> Counts {
+        series(customers.iter().map(Vec::as_slice), &[from, to], window).1
     }
 
     /// METRICS.md §1's example: S = 100 of whom 60 stay, 15 earlier customers come back, 30 new
     /// customers all active at the end → E = 105, textbook CRR 0.75, retention 0.60, churn 0.40.
     #[test]
     fn the_specification_example() {
-        let w = Duration::days(90);
         let (from, to) = (200, 230);
         let mut all = Vec::new();
         for i in 0..60 {
-            all.push(customer(0, &[(150 + i % 10, 1000), (225, 1000)])); // active at both ends
+            all.push(customer(&[(0, 1000), (150 + i % 10, 1000), (225, 1000)])); // active at both ends
         }
         for _ in 0..40 {
-            all.push(customer(0, &[(130, 1000)])); // active at `from` only (130 ≥ 200 − 90)
+            all.push(customer(&[(0, 1000), (130, 1000)])); // active at `from` only (130 ≥ 200 − 90)
         }
         for _ in 0..15 {
-            all.push(customer(0, &[(50, 1000), (220, 500)])); // lapsed, then back in the period
+            all.push(customer(&[(0, 1000), (50, 1000), (220, 500)])); // lapsed, then back in the period
         }
         for _ in 0..30 {
-            all.push(customer(210, &[(210, 2000)])); // new
+            all.push(customer(&[(210, 2000)])); // new
         }
-        let c = period(&all, day(from), day(to), w);
+        let c = period(&all, from, to, 90);
         assert_eq!((c.start, c.end, c.new, c.retained, c.churned, c.reactivated), (100, 105, 30, 60, 40, 15));
         assert_eq!(c.crr_textbook(), Some(0.75));
         assert_eq!(c.retention(), Some(0.6));
@@ -152,19 +190,37 @@ mod tests {
 
     #[test]
     fn empty_denominators_are_null_and_windows_are_half_open() {
-        let c = period(&[], day(0), day(30), Duration::days(90));
+        let c = period(&[], 0, 30, 90);
         assert_eq!((c.retention(), c.churn(), c.crr_textbook(), c.purchase_frequency()), (None, None, None, None));
-        // An order exactly at `to` belongs to the next period and is not "active at to" (window is [to − W, to)).
-        let h = customer(30, &[(30, 100)]);
-        let c = period([&h], day(0), day(30), Duration::days(90));
+        // An order on the day `to` belongs to the next period and is not "active at to".
+        let c = period(&[customer(&[(30, 100)])], 0, 30, 90);
         assert_eq!((c.orders, c.end, c.new), (0, 0, 0));
-        // Exactly W before `from` is still active at `from`; a day more is not.
-        let at_edge = customer(0, &[(0, 100)]);
-        assert_eq!(period([&at_edge], day(90), day(91), Duration::days(90)).start, 1);
-        assert_eq!(period([&at_edge], day(91), day(92), Duration::days(90)).start, 0);
-        // Two orders in the period make a repeat customer.
-        let twice = customer(5, &[(5, 100), (6, 300)]);
-        let c = period([&twice], day(0), day(30), Duration::days(90));
-        assert_eq!((c.repeat_purchase_rate(), c.purchase_frequency()), (Some(1.0), Some(2.0)));
+        // A purchase W days before `from` still makes the customer active at `from`; a day more does not.
+        let at_edge = [customer(&[(0, 100)])];
+        assert_eq!(period(&at_edge, 90, 91, 90).start, 1);
+        assert_eq!(period(&at_edge, 91, 92, 90).start, 0);
+        // Two orders in the period make a repeat customer, also on one day.
+        let twice = [customer(&[(5, 100), (5, 300)])];
+        let c = period(&twice, 0, 30, 90);
+        assert_eq!((c.repeat_purchase_rate(), c.purchase_frequency(), c.revenue_minor), (Some(1.0), Some(2.0), 400));
+    }
+
+    #[test]
+    fn buckets_add_up_to_the_span() {
+        // Three 10-day buckets; the span's orders are the buckets' orders, its S and E their ends.
+        let all = [
+            customer(&[(1, 10), (12, 20), (25, 30)]),
+            customer(&[(3, 5)]),
+            customer(&[(28, 7), (28, 8)]),
+            customer(&[(-40, 1)]),
+        ];
+        let (buckets, total) = series(all.iter().map(Vec::as_slice), &[0, 10, 20, 30], 15);
+        assert_eq!(buckets.iter().map(|b| b.orders).sum::<u64>(), total.orders);
+        assert_eq!(total.orders, 6);
+        assert_eq!((buckets[0].start, buckets[0].end, buckets[0].new), (0, 2, 2));
+        assert_eq!((buckets[1].start, buckets[1].end, buckets[1].retained, buckets[1].churned), (2, 1, 1, 1));
+        assert_eq!((buckets[2].new, buckets[2].repeat, buckets[2].returning), (1, 1, 1));
+        assert_eq!((total.start, total.end, total.new, total.reactivated), (0, 2, 3, 0));
+        assert_eq!(buckets[2].end, 2, "active at day 30: purchases on days 25 and 28");
     }
 }

@@ -2,20 +2,20 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use entity::{
-    customer, lead,
-    order::{self, OrderStatus},
-};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use entity::{customer, lead};
 use sea_orm::{
     ActiveEnum, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    sea_query::{Alias, Expr, Func},
 };
 use uuid::Uuid;
 
 use super::{
+    activity::{self, Selection},
     cohorts::{self, Cohort},
-    periods::{self, Granularity},
-    retention::{self, Counts, History},
+    periods::{self, Granularity, day_number},
+    retention::{self, Counts},
     rfm::{self, Distribution},
 };
 use crate::{graphql::AppResult, workspaces};
@@ -31,6 +31,8 @@ pub struct RetentionQuery {
 pub struct RetentionReport {
     pub window_days: i64,
     pub currency: String,
+    /// Period boundaries (local midnights): bucket i is `[bounds[i], bounds[i + 1])`.
+    pub bounds: Vec<DateTime<Utc>>,
     pub buckets: Vec<Counts>,
     pub total: Counts,
     pub leads: Vec<LeadConversion>,
@@ -63,52 +65,9 @@ fn segment_ids(workspace_id: Uuid, segment: &Option<Condition>) -> Option<sea_or
     })
 }
 
-/// `(customer, placed_at, amount_minor)` of the workspace's completed orders.
-fn completed_orders(workspace_id: Uuid) -> sea_orm::Select<order::Entity> {
-    order::Entity::find()
-        .select_only()
-        .column(order::Column::CustomerId)
-        .column(order::Column::PlacedAt)
-        .column(order::Column::AmountMinor)
-        .filter(order::Column::WorkspaceId.eq(workspace_id))
-        .filter(order::Column::Status.eq(OrderStatus::Completed))
-}
-
-/// Each customer's completed orders in `[since, until)` and first order time.
-async fn histories<C: ConnectionTrait>(
-    db: &C,
-    workspace_id: Uuid,
-    segment: &Option<Condition>,
-    since: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> AppResult<HashMap<Uuid, History>> {
-    let mut customers = customer::Entity::find()
-        .select_only()
-        .column(customer::Column::Id)
-        .column(customer::Column::FirstOrderAt)
-        .filter(customer::Column::WorkspaceId.eq(workspace_id))
-        .filter(customer::Column::DeletedAt.is_null())
-        .filter(customer::Column::FirstOrderAt.lt(until));
-    if let Some(condition) = segment {
-        customers = customers.filter(condition.clone());
-    }
-    let rows: Vec<(Uuid, Option<DateTime<Utc>>)> = customers.into_tuple().all(db).await?;
-    let mut out: HashMap<Uuid, History> =
-        rows.into_iter().map(|(id, first)| (id, History { first_order_at: first, orders: Vec::new() })).collect();
-    let mut orders = completed_orders(workspace_id)
-        .filter(order::Column::PlacedAt.gte(since))
-        .filter(order::Column::PlacedAt.lt(until))
-        .order_by_asc(order::Column::PlacedAt);
-    if let Some(ids) = segment_ids(workspace_id, segment) {
-        orders = orders.filter(order::Column::CustomerId.in_subquery(ids));
-    }
-    let rows: Vec<(Uuid, DateTime<Utc>, i64)> = orders.into_tuple().all(db).await?;
-    for (customer_id, placed_at, amount) in rows {
-        if let Some(h) = out.get_mut(&customer_id) {
-            h.orders.push((placed_at, amount));
-        }
-    }
-    Ok(out)
+/// The workspace's activity window in days, as the purchase-day arithmetic needs it.
+fn window_of(settings: &workspaces::settings::WorkspaceSettings) -> i32 {
+    i32::try_from(settings.activity_window_days).unwrap_or(i32::MAX)
 }
 
 pub async fn retention<C: ConnectionTrait>(
@@ -118,39 +77,57 @@ pub async fn retention<C: ConnectionTrait>(
 ) -> AppResult<RetentionReport> {
     let workspace = workspaces::service::get(db, workspace_id).await?;
     let settings = workspaces::settings::WorkspaceSettings::from_json(&workspace.settings);
-    let zone: chrono_tz::Tz = workspace.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let bounds = periods::boundaries(query.from, query.to, query.granularity, zone)?;
-    let window = Duration::days(settings.activity_window_days);
-    let (first, last) = (bounds[0], bounds[bounds.len() - 1]);
-    let histories = histories(db, workspace_id, &query.segment, first - window, last).await?;
-    let buckets: Vec<Counts> =
-        bounds.windows(2).map(|w| retention::period(histories.values(), w[0], w[1], window)).collect();
-    let total = retention::period(histories.values(), first, last, window);
+    let zone = workspaces::service::zone(&workspace);
+    let dates = periods::boundary_dates(query.from, query.to, query.granularity)?;
+    let days: Vec<i32> = dates.iter().map(|d| day_number(*d)).collect();
+    let window = window_of(&settings);
+    let (first, last) = (days[0], days[days.len() - 1]);
+    let selection = Selection {
+        segment: query.segment.clone(),
+        active_since: Some(first.saturating_sub(window)),
+        first_before: Some(last),
+        ..Selection::default()
+    };
+    let customers = activity::load(db, workspace_id, selection).await?;
+    let (buckets, total) = retention::series(customers.iter().map(|(_, d)| d), &days, window);
+    let bounds: Vec<DateTime<Utc>> = dates.iter().map(|d| periods::start_of(*d, zone)).collect();
 
-    let leads = lead_rows(db, workspace_id, first, last).await?;
+    let (since, until) = (bounds[0], bounds[bounds.len() - 1]);
+    let leads = lead_rows(db, workspace_id, since, until).await?;
     let lead_buckets = bounds.windows(2).map(|w| lead_conversion(&leads, w[0], w[1])).collect();
-    let total_leads = lead_conversion(&leads, first, last);
-
-    let mut stats = customer::Entity::find()
-        .select_only()
-        .column(customer::Column::OrderCount)
-        .filter(customer::Column::WorkspaceId.eq(workspace_id))
-        .filter(customer::Column::DeletedAt.is_null())
-        .filter(customer::Column::OrderCount.gte(1));
-    if let Some(condition) = &query.segment {
-        stats = stats.filter(condition.clone());
-    }
-    let counts: Vec<i32> = stats.into_tuple().all(db).await?;
-    let repeaters = counts.iter().filter(|n| **n >= 2).count() as u64;
+    let total_leads = lead_conversion(&leads, since, until);
+    let (buyers, repeaters) = buyers_and_repeaters(db, workspace_id, &query.segment).await?;
     Ok(RetentionReport {
         window_days: settings.activity_window_days,
         currency: workspace.currency,
+        bounds,
         buckets,
         total,
         leads: lead_buckets,
         total_leads,
-        lifetime_repeat_purchase_rate: retention::ratio(repeaters, counts.len() as u64),
+        lifetime_repeat_purchase_rate: retention::ratio(repeaters, buyers),
     })
+}
+
+/// Live customers with one or more completed orders, and those with two or more (in the segment).
+async fn buyers_and_repeaters<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    segment: &Option<Condition>,
+) -> AppResult<(u64, u64)> {
+    let repeater = Expr::case(customer::Column::OrderCount.gte(2), 1).finally(0);
+    let mut query = customer::Entity::find()
+        .select_only()
+        .expr(Func::cast_as(Func::count(Expr::col(customer::Column::Id)), Alias::new("BIGINT")))
+        .expr(Func::cast_as(Func::coalesce([Expr::from(Func::sum(repeater)), Expr::val(0)]), Alias::new("BIGINT")))
+        .filter(customer::Column::WorkspaceId.eq(workspace_id))
+        .filter(customer::Column::DeletedAt.is_null())
+        .filter(customer::Column::OrderCount.gte(1));
+    if let Some(condition) = segment {
+        query = query.filter(condition.clone());
+    }
+    let (buyers, repeaters): (i64, i64) = query.into_tuple().one(db).await?.unwrap_or_default();
+    Ok((buyers.max(0) as u64, repeaters.max(0) as u64))
 }
 
 struct LeadRow {
@@ -226,6 +203,13 @@ fn lead_conversion(leads: &[LeadRow], from: DateTime<Utc>, to: DateTime<Utc>) ->
     out
 }
 
+/// A cohort matrix with what it takes to show it: period starts are day numbers of `zone`.
+pub struct CohortReport {
+    pub cohorts: Vec<Cohort>,
+    pub currency: String,
+    pub zone: Tz,
+}
+
 /// The cohort matrix for cohorts whose first period lies in `[from, to)`, up to the current period.
 pub async fn cohort_matrix<C: ConnectionTrait>(
     db: &C,
@@ -234,44 +218,18 @@ pub async fn cohort_matrix<C: ConnectionTrait>(
     to: NaiveDate,
     granularity: Granularity,
     now: DateTime<Utc>,
-) -> AppResult<(Vec<Cohort>, String)> {
+) -> AppResult<CohortReport> {
     let workspace = workspaces::service::get(db, workspace_id).await?;
-    let zone: chrono_tz::Tz = workspace.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let cohort_bounds = periods::boundaries(from, to, granularity, zone)?;
+    let zone = workspaces::service::zone(&workspace);
+    let cohort_periods = periods::boundary_dates(from, to, granularity)?.len() - 1;
     let today = now.with_timezone(&zone).date_naive();
     let horizon = today.max(to).succ_opt().unwrap_or(today);
-    let bounds = periods::boundaries(from, horizon, granularity, zone)?;
-    let (first, last) = (cohort_bounds[0], cohort_bounds[cohort_bounds.len() - 1]);
-    let members = customer::Entity::find()
-        .select_only()
-        .column(customer::Column::Id)
-        .filter(customer::Column::WorkspaceId.eq(workspace_id))
-        .filter(customer::Column::DeletedAt.is_null())
-        .filter(customer::Column::FirstOrderAt.gte(first))
-        .filter(customer::Column::FirstOrderAt.lt(last));
-    let rows: Vec<(Uuid, Option<DateTime<Utc>>)> =
-        members.clone().column(customer::Column::FirstOrderAt).into_tuple().all(db).await?;
-    let mut index: HashMap<Uuid, usize> = HashMap::with_capacity(rows.len());
-    let mut customers = Vec::with_capacity(rows.len());
-    for (id, first_order) in rows {
-        if let Some(at) = first_order {
-            index.insert(id, customers.len());
-            customers.push(History { first_order_at: Some(at), orders: Vec::new() });
-        }
-    }
-    let orders: Vec<(Uuid, DateTime<Utc>, i64)> = completed_orders(workspace_id)
-        .filter(order::Column::PlacedAt.gte(first))
-        .filter(order::Column::CustomerId.in_subquery(members.into_query()))
-        .into_tuple()
-        .all(db)
-        .await?;
-    for (customer_id, placed_at, amount) in orders {
-        if let Some(i) = index.get(&customer_id) {
-            customers[*i].orders.push((placed_at, amount));
-        }
-    }
-    let matrix = cohorts::matrix(&bounds, cohort_bounds.len() - 1, &customers, now);
-    Ok((matrix, workspace.currency))
+    let bounds: Vec<i32> = periods::boundary_dates(from, horizon, granularity)?.into_iter().map(day_number).collect();
+    let selection =
+        Selection { active_since: Some(bounds[0]), first_before: Some(bounds[cohort_periods]), ..Selection::default() };
+    let customers = activity::load(db, workspace_id, selection).await?;
+    let cohorts = cohorts::matrix(&bounds, cohort_periods, customers.iter().map(|(_, d)| d), day_number(today));
+    Ok(CohortReport { cohorts, currency: workspace.currency, zone })
 }
 
 /// RFM inputs of every customer with a completed order, as of `now` (from their order statistics).
@@ -334,10 +292,13 @@ pub async fn value_inputs<C: ConnectionTrait>(
         .into_tuple()
         .all(db)
         .await?;
-    let window = Duration::days(settings.activity_window_days);
-    let year_ago = now - Duration::days(365);
-    let histories = histories(db, workspace_id, &None, year_ago - window, now).await?;
-    let year = retention::period(histories.values(), year_ago, now, window);
+    // The trailing year: the 365 days up to and including today.
+    let today = day_number(now.with_timezone(&workspaces::service::zone(&workspace)).date_naive());
+    let (from, to) = (today - 364, today + 1);
+    let window = window_of(&settings);
+    let selection = Selection { active_since: Some(from - window), first_before: Some(to), ..Selection::default() };
+    let customers = activity::load(db, workspace_id, selection).await?;
+    let (_, year) = retention::series(customers.iter().map(|(_, d)| d), &[from, to], window);
     Ok((spend, year, settings, workspace.currency))
 }
 

@@ -3,7 +3,6 @@
 //! that also return the SLA log entries they imply; the caller saves both.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use chrono_tz::Tz;
 use entity::{
     business_hours,
     enums::Priority,
@@ -92,7 +91,7 @@ pub async fn all_targets<C: ConnectionTrait>(db: &C, workspace_id: Uuid) -> AppR
 /// Business hours (none configured: always open) and holidays, in the workspace time zone.
 pub async fn calendar<C: ConnectionTrait>(db: &C, workspace_id: Uuid) -> AppResult<Calendar> {
     let workspace = workspaces::service::get(db, workspace_id).await?;
-    let tz: Tz = workspace.timezone.parse().unwrap_or(Tz::UTC);
+    let tz = crate::workspaces::service::zone(&workspace);
     let slots = business_hours::Entity::find()
         .filter(business_hours::Column::WorkspaceId.eq(workspace_id))
         .order_by_asc(business_hours::Column::Weekday)
@@ -286,7 +285,7 @@ mod tests {
 
     #[test]
     fn pause_keeps_what_was_left_of_the_resolution_target() {
-        let calendar = Calendar::always_open(Tz::UTC);
+        let calendar = Calendar::always_open(chrono_tz::Tz::UTC);
         let targets = Targets::default_for(Priority::Normal); // 24 h resolution, 30 min warning
         let clocks = Clocks { calendar: &calendar, targets: &targets };
         let mut t = ticket(at(0));
@@ -320,7 +319,7 @@ mod tests {
 
     #[test]
     fn overdue_clocks_show_as_breached_before_the_job_runs() {
-        let calendar = Calendar::always_open(Tz::UTC);
+        let calendar = Calendar::always_open(chrono_tz::Tz::UTC);
         let targets = Targets::default_for(Priority::Urgent);
         let clocks = Clocks { calendar: &calendar, targets: &targets };
         let mut t = ticket(at(0));

@@ -66,6 +66,11 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<workspace::M
     workspace::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("workspace"))
 }
 
+/// The workspace's time zone (validated when the workspace was created).
+pub fn zone(workspace: &workspace::Model) -> chrono_tz::Tz {
+    workspace.timezone.parse().unwrap_or(chrono_tz::UTC)
+}
+
 /// The workspace's rules (defaults where unset).
 pub async fn settings<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<super::settings::WorkspaceSettings> {
     Ok(super::settings::WorkspaceSettings::from_json(&get(db, id).await?.settings))

@@ -35,8 +35,8 @@ fn row(bucket: &Value) -> Vec<Value> {
 }
 
 /// Five customers: Ada (Berlin) buys in Jan, Feb and Apr 2026; Bob once in Jan; Cy (Berlin) twice
-/// in Mar; Dee in Sep 2025 and again in Apr; Eve's only order is refunded.
-async fn seed(app: &TestApp, token: &str) {
+/// in Mar; Dee in Sep 2025 and again in Apr; Eve's only order is refunded. Returns their ids.
+async fn seed(app: &TestApp, token: &str) -> [String; 5] {
     let berlin = json!({ "city": "Berlin" });
     let ada = app.customer(token, json!({ "name": "Ada", "profile": berlin })).await;
     let bob = app.customer(token, json!({ "name": "Bob" })).await;
@@ -65,12 +65,13 @@ async fn seed(app: &TestApp, token: &str) {
         json!({ "id": eve_order["order"]["id"] }),
     )
     .await;
+    [ada, bob, cy, dee, eve]
 }
 
 async fn retention_metrics_match_the_definitions(app: TestApp) {
     let tenant = app.tenant("acme").await;
     let token = tenant.admin_token.as_str();
-    seed(&app, token).await;
+    let [_, bob, _, dee, _] = seed(&app, token).await;
 
     let input = json!({ "from": "2026-02-01", "to": "2026-05-01", "granularity": "MONTH" });
     let data = app.ok(Some(token), METRICS, json!({ "input": input })).await["retentionMetrics"].clone();
@@ -97,6 +98,25 @@ async fn retention_metrics_match_the_definitions(app: TestApp) {
     let segment = json!({ "from": "2026-02-01", "to": "2026-05-01", "granularity": "MONTH", "filter": { "city": { "eq": "Berlin" } } });
     let data = app.ok(Some(token), METRICS, json!({ "input": segment })).await["retentionMetrics"].clone();
     assert_eq!(row(&data["total"]), json!([1, 2, 1, 1, 0, 0, 4, "150.00", "37.50", 2]).as_array().unwrap().clone());
+
+    // The numbers follow the data as it stands: a deleted customer leaves them, a restored one comes
+    // back, and a merge moves the duplicate's orders to the survivor.
+    let total = async |expected: Value| {
+        let data =
+            app.ok(Some(token), METRICS, json!({ "input": input.clone() })).await["retentionMetrics"]["total"].clone();
+        assert_eq!(row(&data), expected.as_array().unwrap().clone());
+    };
+    let by_id = |mutation: &str| {
+        format!("mutation($id: ID!) {{ {mutation}(input: {{ customerId: $id }}) {{ customer {{ id }} }} }}")
+    };
+    app.ok(Some(token), &by_id("deleteCustomer"), json!({ "id": bob })).await;
+    total(json!([1, 3, 1, 1, 0, 1, 5, "175.00", "35.00", 3])).await;
+    app.ok(Some(token), &by_id("restoreCustomer"), json!({ "id": bob })).await;
+    total(json!([2, 3, 1, 1, 1, 1, 5, "175.00", "35.00", 3])).await;
+    let merge =
+        "mutation($s: ID!, $m: ID!) { mergeCustomers(input: { survivorId: $s, mergedId: $m }) { survivor { id } } }";
+    app.ok(Some(token), merge, json!({ "s": bob, "m": dee })).await;
+    total(json!([2, 3, 1, 2, 0, 0, 5, "175.00", "35.00", 3])).await;
 
     // An empty period: nulls, never zeros or NaN.
     let empty = json!({ "from": "2020-01-01", "to": "2020-02-01", "granularity": "MONTH" });
