@@ -314,6 +314,11 @@ pub async fn orders<R: Read>(db: &DatabaseConnection, workspace_slug: &str, inpu
     }
     write_orders(db, workspace.id, &mut index, batch, &mut summary).await?;
     summary.phases.push(("rows", started.elapsed()));
+    if db.get_database_backend() == DbBackend::Postgres {
+        // Fresh statistics before the set-based steps below: right after a bulk load the planner
+        // would still take the tables for empty.
+        db.execute_unprepared("ANALYZE orders, customer").await?;
+    }
     bar.set_prefix("statistics");
     let phase = Instant::now();
     refresh_all_stats(db, workspace.id).await?;
@@ -458,7 +463,12 @@ pub async fn refresh_all_stats(db: &DatabaseConnection, workspace_id: Uuid) -> A
         if db.get_database_backend() == DbBackend::Postgres { "$1" } else { "?" }
     );
     db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, [workspace_id.into()])).await?;
-    transact(db, async |txn| crate::metrics::activity::rebuild_workspace(txn, workspace_id).await).await
+    transact(db, async |txn| crate::metrics::activity::rebuild_workspace(txn, workspace_id).await).await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        // The metric queries join these two; plans made on the statistics of an empty table are slow.
+        db.execute_unprepared("ANALYZE customer, customer_activity").await?;
+    }
+    Ok(())
 }
 
 async fn workspace(db: &DatabaseConnection, slug: &str) -> AppResult<entity::workspace::Model> {

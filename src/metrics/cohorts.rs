@@ -38,28 +38,28 @@ pub fn matrix<'a>(
     today: i32,
 ) -> Vec<Cohort> {
     let periods = bounds.len().saturating_sub(1);
-    let index = |day: i32| bounds.partition_point(|b| *b <= day).checked_sub(1).filter(|i| *i < periods);
+    let lookup = super::periods::BoundaryIndex::new(bounds, 0);
+    let index = |day: i32| lookup.at_or_before(day).checked_sub(1).filter(|i| *i < periods);
     // Per cohort: size, and per offset: customers, customers with their last order at that offset or later, revenue.
     let mut size = vec![0u64; cohorts];
     let mut ordered = vec![vec![0u64; periods]; cohorts];
     let mut last_at = vec![vec![0u64; periods]; cohorts];
     let mut revenue = vec![vec![0i128; periods]; cohorts];
-    let mut seen = vec![false; periods];
     for days in customers {
         let Some(c) = days.first().and_then(|d| index(d.day)).filter(|c| *c < cohorts) else { continue };
         size[c] += 1;
-        let seen = &mut seen[..periods - c];
-        seen.fill(false);
+        // Days are sorted, so each period's days come together: count the period once.
+        let mut last = None;
         for d in days {
-            let Some(p) = index(d.day).filter(|p| *p >= c) else { continue };
-            seen[p - c] = true;
+            let Some(p) = index(d.day) else { break };
+            if last != Some(p) {
+                ordered[c][p - c] += 1;
+                last = Some(p);
+            }
             revenue[c][p - c] += i128::from(d.revenue_minor);
         }
-        for (k, hit) in seen.iter().enumerate() {
-            ordered[c][k] += u64::from(*hit);
-        }
-        if let Some(last) = seen.iter().rposition(|hit| *hit) {
-            last_at[c][last] += 1;
+        if let Some(p) = last {
+            last_at[c][p - c] += 1;
         }
     }
     let current = index(today);

@@ -94,6 +94,36 @@ pub fn date_of(day: i32) -> NaiveDate {
     NaiveDate::from_num_days_from_ce_opt(day).unwrap_or_default()
 }
 
+/// For each day near a list of boundary days, how many boundaries fall on or before it: a table
+/// lookup instead of a search, since the metric loops ask this for every purchase day.
+pub struct BoundaryIndex {
+    first: i32,
+    /// `counts[k]`: boundaries on or before day `first + k`.
+    counts: Vec<u16>,
+    len: usize,
+}
+
+impl BoundaryIndex {
+    /// `bounds` ascending, at most `MAX_BUCKETS + 1` of them; days before `bounds[0] - margin` are
+    /// not asked often, so the table starts there.
+    pub fn new(bounds: &[i32], margin: i32) -> Self {
+        let (Some(&lo), Some(&hi)) = (bounds.first(), bounds.last()) else {
+            return BoundaryIndex { first: 0, counts: Vec::new(), len: 0 };
+        };
+        let first = lo.saturating_sub(margin.max(0));
+        let counts = (first..=hi).map(|day| bounds.partition_point(|b| *b <= day) as u16).collect();
+        BoundaryIndex { first, counts, len: bounds.len() }
+    }
+
+    /// How many boundaries fall on or before `day`.
+    pub fn at_or_before(&self, day: i32) -> usize {
+        if day < self.first {
+            return 0;
+        }
+        self.counts.get((day - self.first) as usize).map_or(self.len, |n| usize::from(*n))
+    }
+}
+
 /// Which period of `bounds` (n + 1 boundaries, n periods) contains `t`, if any.
 pub fn index_of(bounds: &[DateTime<Utc>], t: DateTime<Utc>) -> Option<usize> {
     let periods = bounds.len().saturating_sub(1);
@@ -106,6 +136,15 @@ mod tests {
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn boundary_index_counts_boundaries_on_or_before_a_day() {
+        let bounds = [10, 20, 50];
+        let index = BoundaryIndex::new(&bounds, 5);
+        for day in -10..70 {
+            assert_eq!(index.at_or_before(day), bounds.partition_point(|b| *b <= day), "day {day}");
+        }
     }
 
     #[test]

@@ -7,7 +7,6 @@ use chrono_tz::Tz;
 use entity::{customer, lead};
 use sea_orm::{
     ActiveEnum, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    sea_query::{Alias, Expr, Func},
 };
 use uuid::Uuid;
 
@@ -81,22 +80,18 @@ pub async fn retention<C: ConnectionTrait>(
     let dates = periods::boundary_dates(query.from, query.to, query.granularity)?;
     let days: Vec<i32> = dates.iter().map(|d| day_number(*d)).collect();
     let window = window_of(&settings);
-    let (first, last) = (days[0], days[days.len() - 1]);
-    let selection = Selection {
-        segment: query.segment.clone(),
-        active_since: Some(first.saturating_sub(window)),
-        first_before: Some(last),
-        ..Selection::default()
-    };
-    let customers = activity::load(db, workspace_id, selection).await?;
-    let (buckets, total) = retention::series(customers.iter().map(|(_, d)| d), &days, window);
+    // Every customer of the segment, not only those active in the span: the lifetime repeat rate
+    // counts them all.
+    let selection = Selection { segment: query.segment, ..Selection::default() };
+    let customers = activity::load_days(db, workspace_id, selection).await?;
+    let (buckets, total) = retention::series(customers.all_days(), &days, window);
+    let repeaters = customers.all_days().filter(|d| d.iter().map(|d| d.orders).sum::<u32>() >= 2).count();
     let bounds: Vec<DateTime<Utc>> = dates.iter().map(|d| periods::start_of(*d, zone)).collect();
 
     let (since, until) = (bounds[0], bounds[bounds.len() - 1]);
     let leads = lead_rows(db, workspace_id, since, until).await?;
     let lead_buckets = bounds.windows(2).map(|w| lead_conversion(&leads, w[0], w[1])).collect();
     let total_leads = lead_conversion(&leads, since, until);
-    let (buyers, repeaters) = buyers_and_repeaters(db, workspace_id, &query.segment).await?;
     Ok(RetentionReport {
         window_days: settings.activity_window_days,
         currency: workspace.currency,
@@ -105,29 +100,8 @@ pub async fn retention<C: ConnectionTrait>(
         total,
         leads: lead_buckets,
         total_leads,
-        lifetime_repeat_purchase_rate: retention::ratio(repeaters, buyers),
+        lifetime_repeat_purchase_rate: retention::ratio(repeaters as u64, customers.len() as u64),
     })
-}
-
-/// Live customers with one or more completed orders, and those with two or more (in the segment).
-async fn buyers_and_repeaters<C: ConnectionTrait>(
-    db: &C,
-    workspace_id: Uuid,
-    segment: &Option<Condition>,
-) -> AppResult<(u64, u64)> {
-    let repeater = Expr::case(customer::Column::OrderCount.gte(2), 1).finally(0);
-    let mut query = customer::Entity::find()
-        .select_only()
-        .expr(Func::cast_as(Func::count(Expr::col(customer::Column::Id)), Alias::new("BIGINT")))
-        .expr(Func::cast_as(Func::coalesce([Expr::from(Func::sum(repeater)), Expr::val(0)]), Alias::new("BIGINT")))
-        .filter(customer::Column::WorkspaceId.eq(workspace_id))
-        .filter(customer::Column::DeletedAt.is_null())
-        .filter(customer::Column::OrderCount.gte(1));
-    if let Some(condition) = segment {
-        query = query.filter(condition.clone());
-    }
-    let (buyers, repeaters): (i64, i64) = query.into_tuple().one(db).await?.unwrap_or_default();
-    Ok((buyers.max(0) as u64, repeaters.max(0) as u64))
 }
 
 struct LeadRow {
@@ -227,8 +201,8 @@ pub async fn cohort_matrix<C: ConnectionTrait>(
     let bounds: Vec<i32> = periods::boundary_dates(from, horizon, granularity)?.into_iter().map(day_number).collect();
     let selection =
         Selection { active_since: Some(bounds[0]), first_before: Some(bounds[cohort_periods]), ..Selection::default() };
-    let customers = activity::load(db, workspace_id, selection).await?;
-    let cohorts = cohorts::matrix(&bounds, cohort_periods, customers.iter().map(|(_, d)| d), day_number(today));
+    let customers = activity::load_days(db, workspace_id, selection).await?;
+    let cohorts = cohorts::matrix(&bounds, cohort_periods, customers.all_days(), day_number(today));
     Ok(CohortReport { cohorts, currency: workspace.currency, zone })
 }
 
@@ -283,22 +257,11 @@ pub async fn value_inputs<C: ConnectionTrait>(
 ) -> AppResult<(Vec<i64>, Counts, workspaces::settings::WorkspaceSettings, String)> {
     let workspace = workspaces::service::get(db, workspace_id).await?;
     let settings = workspaces::settings::WorkspaceSettings::from_json(&workspace.settings);
-    let spend: Vec<i64> = customer::Entity::find()
-        .select_only()
-        .column(customer::Column::TotalSpentMinor)
-        .filter(customer::Column::WorkspaceId.eq(workspace_id))
-        .filter(customer::Column::DeletedAt.is_null())
-        .filter(customer::Column::OrderCount.gte(1))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let customers = activity::load_days(db, workspace_id, Selection::default()).await?;
+    let spend: Vec<i64> = customers.all_days().map(|days| days.iter().map(|d| d.revenue_minor).sum()).collect();
     // The trailing year: the 365 days up to and including today.
     let today = day_number(now.with_timezone(&workspaces::service::zone(&workspace)).date_naive());
-    let (from, to) = (today - 364, today + 1);
-    let window = window_of(&settings);
-    let selection = Selection { active_since: Some(from - window), first_before: Some(to), ..Selection::default() };
-    let customers = activity::load(db, workspace_id, selection).await?;
-    let (_, year) = retention::series(customers.iter().map(|(_, d)| d), &[from, to], window);
+    let (_, year) = retention::series(customers.all_days(), &[today - 364, today + 1], window_of(&settings));
     Ok((spend, year, settings, workspace.currency))
 }
 
