@@ -24,7 +24,10 @@ use crate::{
         AccountByCustomerLoader, AccountLedger, AccountRedemptions, AccountReferrals, AccountTierHistory,
         LoyaltyMutation, LoyaltyQuery, LoyaltySubscription, RewardLoader, TierLoader,
     },
-    metrics::{MetricsMutation, MetricsQuery, PredictionLoader, RfmDistributionLoader},
+    metrics::{
+        MetricsMutation, MetricsQuery, PredictionLoader, RfmDistributionLoader,
+        at_risk::{AtRiskQuery, RiskLoader},
+    },
     orders::{CustomerOrders, OrderMutation, OrderQuery},
     tickets::{
         CustomerTickets, TicketHistory, TicketLoader, TicketMutation, TicketQuery, TicketSlaLog,
@@ -53,6 +56,7 @@ pub struct Query(
     LoyaltyQuery,
     CustomerAppQuery,
     MetricsQuery,
+    AtRiskQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -138,6 +142,7 @@ pub fn insert_loaders(state: &AppState, data: &mut async_graphql::Data) {
     data.insert(cached(ChildrenLoader::<AccountReferrals>::new(db.clone())));
     data.insert(cached(RfmDistributionLoader(db.clone())));
     data.insert(cached(PredictionLoader(db.clone())));
+    data.insert(cached(RiskLoader(db.clone())));
 }
 
 fn cached<L: Loader<K>, K: Send + Sync + Hash + Eq + Clone + 'static>(loader: L) -> DataLoader<L, HashMapCache> {

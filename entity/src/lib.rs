@@ -9,6 +9,7 @@ pub mod customer;
 pub mod customer_activity;
 pub mod customer_login_code;
 pub mod customer_note;
+pub mod customer_risk;
 pub mod customer_tag;
 pub mod enums;
 pub mod feedback;

@@ -9,6 +9,7 @@ mod m20261122_000004_loyalty;
 mod m20261122_000005_loyalty_rules;
 mod m20261122_000006_predictions;
 mod m20261122_000007_customer_activity;
+mod m20261122_000008_customer_risk;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_loyalty_rules::Migration),
             Box::new(m20261122_000006_predictions::Migration),
             Box::new(m20261122_000007_customer_activity::Migration),
+            Box::new(m20261122_000008_customer_risk::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::{
     customer::{self, LifecycleStage},
+    customer_risk,
     interaction::{self, Direction, Outcome},
     lifecycle_event,
     ticket::{self, TicketKind},
@@ -47,11 +48,20 @@ pub struct Complaints {
     pub worst_recent_rating: Option<i32>,
 }
 
+/// The reasons the latest at-risk assessment found that the rules cannot see from one change
+/// (fitted model, the workspace's median gap, feedback, contact history).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EarlyWarning {
+    pub reasons: String,
+    pub assessed_at: DateTime<Utc>,
+}
+
 /// Everything besides orders that the rules weigh.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Signals {
     pub reachability: Reachability,
     pub complaints: Complaints,
+    pub early_warning: Option<EarlyWarning>,
 }
 
 /// The stage the rules give, and why; `None` when the stage should stay as it is.
@@ -73,7 +83,7 @@ pub fn evaluate(
 
 fn rule_stage(
     c: &customer::Model,
-    Signals { reachability, complaints }: Signals,
+    Signals { reachability, complaints, early_warning }: Signals,
     settings: &WorkspaceSettings,
     now: DateTime<Utc>,
 ) -> (LifecycleStage, String) {
@@ -110,6 +120,10 @@ fn rule_stage(
                 reachability.unanswered, reachability.attempts
             ),
         );
+    }
+    // An assessment made before the last order says nothing about the customer since.
+    if let Some(warning) = early_warning.filter(|w| last <= w.assessed_at) {
+        return (LifecycleStage::AtRisk, format!("early warning: {}", warning.reasons));
     }
     let span_days = (last - first).num_days();
     if c.order_count >= settings.loyal_min_orders
@@ -205,7 +219,28 @@ pub async fn complaints_of<C: ConnectionTrait>(
         .collect())
 }
 
-/// Reachability and complaint signals of many customers, in two statements.
+/// The stored early warnings of many customers (customers without one are absent).
+async fn early_warnings_of<C: ConnectionTrait>(
+    db: &C,
+    customer_ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, EarlyWarning>> {
+    let rows: Vec<(Uuid, Option<String>, DateTime<Utc>)> = customer_risk::Entity::find()
+        .select_only()
+        .column(customer_risk::Column::CustomerId)
+        .column(customer_risk::Column::EarlyWarning)
+        .column(customer_risk::Column::AssessedAt)
+        .filter(customer_risk::Column::CustomerId.is_in(customer_ids.iter().copied()))
+        .filter(customer_risk::Column::EarlyWarning.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, reasons, assessed_at)| Some((id, EarlyWarning { reasons: reasons?, assessed_at })))
+        .collect())
+}
+
+/// Reachability, complaint and stored early-warning signals of many customers, in three statements.
 pub async fn signals_of<C: ConnectionTrait>(
     db: &C,
     customer_ids: &[Uuid],
@@ -214,12 +249,14 @@ pub async fn signals_of<C: ConnectionTrait>(
 ) -> AppResult<HashMap<Uuid, Signals>> {
     let mut reach = reachability_of(db, customer_ids, settings, now).await?;
     let mut complaints = complaints_of(db, customer_ids, settings, now).await?;
+    let mut warnings = early_warnings_of(db, customer_ids).await?;
     Ok(customer_ids
         .iter()
         .map(|id| {
             let signals = Signals {
                 reachability: reach.remove(id).unwrap_or_default(),
                 complaints: complaints.remove(id).unwrap_or_default(),
+                early_warning: warnings.remove(id),
             };
             (*id, signals)
         })
@@ -383,8 +420,13 @@ mod tests {
     }
 
     fn with_complaints(c: &customer::Model, reachability: Reachability, complaints: Complaints) -> LifecycleStage {
-        evaluate(c, Signals { reachability, complaints }, &WorkspaceSettings::default(), Utc::now())
-            .map_or(c.lifecycle_stage, |(s, _)| s)
+        evaluate(
+            c,
+            Signals { reachability, complaints, early_warning: None },
+            &WorkspaceSettings::default(),
+            Utc::now(),
+        )
+        .map_or(c.lifecycle_stage, |(s, _)| s)
     }
 
     #[test]

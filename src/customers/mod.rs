@@ -130,7 +130,6 @@ impl Customer {
     async fn last_order_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_order_at
     }
-    /// Whole days since the last completed order; null without orders.
     /// RFM quintile scores and segment within the workspace (null without completed orders).
     async fn rfm(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<crate::metrics::RfmScores>> {
         crate::metrics::customer_rfm(ctx, &self.0).await
@@ -143,6 +142,14 @@ impl Customer {
     ) -> async_graphql::Result<Option<std::sync::Arc<crate::metrics::CustomerPredictions>>> {
         crate::metrics::customer_predictions(ctx, &self.0).await
     }
+    /// The latest at-risk assessment with its reasons; null when the customer was not found at risk.
+    async fn risk(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<std::sync::Arc<crate::metrics::at_risk::AtRiskCustomer>>> {
+        crate::metrics::at_risk::customer_risk(ctx, &self.0).await
+    }
+    /// Whole days since the last completed order; null without orders.
     async fn days_since_last_order(&self) -> Option<i64> {
         self.0.last_order_at.map(|t| (Utc::now() - t).num_days())
     }

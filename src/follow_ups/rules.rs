@@ -3,8 +3,11 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
+use std::collections::HashMap;
+
 use entity::{
     customer::{self, LifecycleStage},
+    customer_risk,
     follow_up::{self, FollowUpKind, FollowUpStatus},
     order::{self, OrderStatus},
 };
@@ -25,6 +28,8 @@ pub struct Due {
     pub kind: FollowUpKind,
     pub due_at: DateTime<Utc>,
     pub rule_key: String,
+    /// Why, for the person who does it.
+    pub note: Option<String>,
 }
 
 /// Runs every rule for one workspace; returns how many follow-ups were created.
@@ -33,11 +38,32 @@ pub async fn run<C: ConnectionTrait>(db: &C, workspace_id: Uuid, now: DateTime<U
     let settings = WorkspaceSettings::from_json(&workspace.settings);
     let tz = crate::workspaces::service::zone(&workspace);
     let mut due = after_orders(db, workspace_id, &settings, now).await?;
+    let risks = risk_notes(db, workspace_id).await?;
     let customers = customers::service::query(workspace_id).filter(customer::Column::ErasedAt.is_null());
     for c in customers.all(db).await? {
-        due.extend(for_customer(&c, &settings, tz, now));
+        due.extend(for_customer(&c, &settings, tz, now, risks.get(&c.id).map(String::as_str)));
     }
     insert(db, workspace_id, due).await
+}
+
+/// The reasons of each customer's latest at-risk assessment, as one sentence.
+async fn risk_notes<C: ConnectionTrait>(db: &C, workspace_id: Uuid) -> AppResult<HashMap<Uuid, String>> {
+    let rows: Vec<(Uuid, serde_json::Value)> = customer_risk::Entity::find()
+        .select_only()
+        .column(customer_risk::Column::CustomerId)
+        .column(customer_risk::Column::Reasons)
+        .filter(customer_risk::Column::WorkspaceId.eq(workspace_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, reasons)| {
+            let details: Vec<&str> =
+                reasons.as_array().into_iter().flatten().filter_map(|r| r["detail"].as_str()).collect();
+            (id, format!("At risk: {}.", details.join("; ")))
+        })
+        .collect())
 }
 
 /// THANK_YOU and POST_PURCHASE_SURVEY for recent completed orders.
@@ -72,6 +98,7 @@ async fn after_orders<C: ConnectionTrait>(
             kind: FollowUpKind::ThankYou,
             due_at: placed_at + Duration::hours(settings.thank_you_delay_hours),
             rule_key: format!("thank-you:{order_id}"),
+            note: None,
         });
         due.push(Due {
             customer_id,
@@ -79,13 +106,21 @@ async fn after_orders<C: ConnectionTrait>(
             kind: FollowUpKind::PostPurchaseSurvey,
             due_at: placed_at + Duration::days(settings.survey_delay_days),
             rule_key: format!("survey:{order_id}"),
+            note: None,
         });
     }
     Ok(due)
 }
 
-/// Greetings, check-ins and reactivation for one customer. Pure.
-pub fn for_customer(c: &customer::Model, settings: &WorkspaceSettings, tz: Tz, now: DateTime<Utc>) -> Vec<Due> {
+/// Greetings, check-ins and reactivation for one customer (`risk_note`: the reasons of their
+/// at-risk assessment). Pure.
+pub fn for_customer(
+    c: &customer::Model,
+    settings: &WorkspaceSettings,
+    tz: Tz,
+    now: DateTime<Utc>,
+    risk_note: Option<&str>,
+) -> Vec<Due> {
     let mut due = Vec::new();
     let today = now.with_timezone(&tz).date_naive();
     for (kind, date, label) in
@@ -101,30 +136,36 @@ pub fn for_customer(c: &customer::Model, settings: &WorkspaceSettings, tz: Tz, n
                 kind,
                 due_at: local_morning(greet_on, tz).max(now),
                 rule_key: format!("{label}:{}:{}", c.id, next.year()),
+                note: None,
             });
         }
     }
     if let Some(last) = c.last_order_at {
         let idle = (now - last).num_days();
         let stamp = last.date_naive();
-        if c.lifecycle_stage == LifecycleStage::Dormant {
-            due.push(Due {
-                customer_id: c.id,
-                assignee_id: c.owner_id,
-                kind: FollowUpKind::Reactivation,
-                due_at: now,
-                rule_key: format!("reactivation:{}:{stamp}", c.id),
-            });
-        } else if idle >= settings.check_in_after_days
-            && !matches!(c.lifecycle_stage, LifecycleStage::NotNow | LifecycleStage::Churned)
-        {
-            due.push(Due {
-                customer_id: c.id,
-                assignee_id: c.owner_id,
-                kind: FollowUpKind::CheckIn,
-                due_at: now,
-                rule_key: format!("check-in:{}:{stamp}", c.id),
-            });
+        let reach_out = |kind, rule_key, note| Due {
+            customer_id: c.id,
+            assignee_id: c.owner_id,
+            kind,
+            due_at: now,
+            rule_key,
+            note,
+        };
+        match c.lifecycle_stage {
+            LifecycleStage::Dormant => {
+                due.push(reach_out(FollowUpKind::Reactivation, format!("reactivation:{}:{stamp}", c.id), None));
+            }
+            // Once per at-risk spell, with the reasons.
+            LifecycleStage::AtRisk => due.push(reach_out(
+                FollowUpKind::Reactivation,
+                format!("at-risk:{}:{}", c.id, c.lifecycle_changed_at.date_naive()),
+                risk_note.map(str::to_owned),
+            )),
+            LifecycleStage::NotNow | LifecycleStage::Churned => {}
+            _ if idle >= settings.check_in_after_days => {
+                due.push(reach_out(FollowUpKind::CheckIn, format!("check-in:{}:{stamp}", c.id), None));
+            }
+            _ => {}
         }
     }
     due
@@ -159,7 +200,7 @@ async fn insert<C: ConnectionTrait>(db: &C, workspace_id: Uuid, due: Vec<Due>) -
             status: Set(FollowUpStatus::Pending),
             assignee_id: Set(d.assignee_id),
             rule_key: Set(Some(d.rule_key.clone())),
-            note: Set(None),
+            note: Set(d.note.clone()),
             closed_at: Set(None),
             created_at: Set(now),
             updated_at: Set(now),

@@ -15,6 +15,7 @@ use crate::{
     customers::{self, lifecycle},
     follow_ups::rules,
     graphql::{AppResult, transact},
+    metrics::at_risk::{self, RiskContext},
     workspaces::settings::WorkspaceSettings,
 };
 
@@ -116,7 +117,9 @@ async fn lock_workspace<C: ConnectionTrait>(db: &C, workspace_id: Uuid) -> AppRe
     Ok(row.and_then(|r| r.try_get::<bool>("", "locked").ok()).unwrap_or(false))
 }
 
-/// Re-applies the lifecycle rules to every live customer with orders; returns how many moved.
+/// Assesses every live customer with orders for the at-risk early warning (stored for
+/// `atRiskCustomers`) and re-applies the lifecycle rules with those findings; returns how many
+/// changed stage.
 async fn sweep_lifecycle<C: ConnectionTrait>(db: &C, workspace_id: Uuid, now: DateTime<Utc>) -> AppResult<u64> {
     let settings = crate::workspaces::service::settings(db, workspace_id).await?;
     let candidates = customers::service::query(workspace_id)
@@ -124,10 +127,13 @@ async fn sweep_lifecycle<C: ConnectionTrait>(db: &C, workspace_id: Uuid, now: Da
         .filter(customer::Column::ErasedAt.is_null())
         .all(db)
         .await?;
+    let risk = RiskContext::load(db, workspace_id, &candidates, now).await?;
+    let mut assessed = Vec::new();
     let mut changed = 0;
     for chunk in candidates.chunks(SWEEP_BATCH) {
-        changed += sweep_chunk(db, chunk, &settings, now).await?;
+        changed += sweep_chunk(db, chunk, &settings, &risk, &mut assessed, now).await?;
     }
+    at_risk::replace(db, workspace_id, &assessed, now).await?;
     Ok(changed)
 }
 
@@ -135,13 +141,22 @@ async fn sweep_chunk<C: ConnectionTrait>(
     db: &C,
     chunk: &[customer::Model],
     settings: &WorkspaceSettings,
+    risk: &RiskContext,
+    assessed: &mut Vec<at_risk::Assessed>,
     now: DateTime<Utc>,
 ) -> AppResult<u64> {
     let ids: Vec<Uuid> = chunk.iter().map(|c| c.id).collect();
     let mut signals = lifecycle::signals_of(db, &ids, settings, now).await?;
     let mut moves: Vec<lifecycle::Move> = Vec::new();
     for c in chunk {
-        let s = signals.remove(&c.id).unwrap_or_default();
+        let mut s = signals.remove(&c.id).unwrap_or_default();
+        let assessment = risk.assess(c, &s)?;
+        // This assessment replaces the stored one.
+        s.early_warning = assessment
+            .as_ref()
+            .and_then(|a| a.early_warning())
+            .map(|reasons| lifecycle::EarlyWarning { reasons, assessed_at: now });
+        assessed.extend(assessment);
         if let Some((stage, reason)) = lifecycle::evaluate(c, s, settings, now) {
             moves.push(lifecycle::Move { customer: c, to: stage, reason });
         }

@@ -3,6 +3,7 @@
 //! live in the pure modules; `service` loads data.
 
 pub mod activity;
+pub mod at_risk;
 pub mod cohorts;
 pub mod loyalty;
 pub mod periods;

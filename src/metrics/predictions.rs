@@ -185,9 +185,21 @@ pub async fn summaries_at<C: ConnectionTrait>(
     fitted: &Fitted,
     customers: &[Uuid],
 ) -> AppResult<HashMap<Uuid, CustomerSummary<Uuid>>> {
+    summaries_on(db, fitted, fitted.model.observation_end, Some(customers)).await
+}
+
+/// Each customer's `(x, t_x, T, m̄)` in the fit's unit as of the end of `day` (all customers with
+/// purchases by then, or only `customers`): scoring with the stored parameters on data newer than
+/// the fit.
+pub async fn summaries_on<C: ConnectionTrait>(
+    db: &C,
+    fitted: &Fitted,
+    day: NaiveDate,
+    customers: Option<&[Uuid]>,
+) -> AppResult<HashMap<Uuid, CustomerSummary<Uuid>>> {
     let workspace = workspaces::service::get(db, fitted.model.workspace_id).await?;
-    let days = purchase_days(db, &workspace, fitted.model.observation_end, Some(customers)).await?;
-    let summaries = data::summarise(&days, day_index(fitted.model.observation_end), fitted.unit)?;
+    let days = purchase_days(db, &workspace, day, customers).await?;
+    let summaries = data::summarise(&days, day_index(day), fitted.unit)?;
     Ok(summaries.into_iter().map(|s| (s.key, s)).collect())
 }
 

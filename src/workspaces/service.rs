@@ -109,6 +109,12 @@ pub async fn update_settings<C: ConnectionTrait>(
     if settings.gross_margin_percent > 100 {
         return Err(AppError::bad_input("input.patch.grossMarginPercent", "a percentage, 0–100"));
     }
+    if settings.at_risk_probability_alive_below > 1.0 {
+        return Err(AppError::bad_input("input.patch.atRiskProbabilityAliveBelow", "a probability, 0–1"));
+    }
+    if settings.at_risk_nps_max > 10 {
+        return Err(AppError::bad_input("input.patch.atRiskNpsMax", "an NPS answer, 0–10"));
+    }
     let mut active = workspace.into_active_model();
     active.settings = Set(merged);
     active.updated_at = Set(Utc::now());

@@ -32,8 +32,14 @@ pub struct WorkspaceSettings {
     pub follow_up_lookback_days: i64,
     /// A closed ticket can be reopened for this many days; after that a new one is filed.
     pub ticket_reopen_window_days: i64,
-    /// A CSAT score at or below this on a recent ticket is an at-risk signal.
+    /// A CSAT score at or below this on a recent ticket or survey is an at-risk signal.
     pub at_risk_csat_max: i32,
+    /// An NPS answer at or below this within the activity window is an at-risk signal (6: detractors).
+    pub at_risk_nps_max: i32,
+    /// A repeat buyer whose BG/NBD probability of still being a customer is below this is at risk.
+    pub at_risk_probability_alive_below: f64,
+    /// No conversation with a customer for this many days is an at-risk signal; 0 turns it off.
+    pub at_risk_no_contact_days: i64,
     /// Open a loyalty account automatically when a lead converts and at a customer's first order.
     pub loyalty_auto_enroll: bool,
     /// Points earned per whole unit of the workspace currency (before the tier multiplier).
@@ -120,6 +126,9 @@ impl Default for WorkspaceSettings {
             follow_up_lookback_days: 14,
             ticket_reopen_window_days: 7,
             at_risk_csat_max: 2,
+            at_risk_nps_max: 6,
+            at_risk_probability_alive_below: 0.5,
+            at_risk_no_contact_days: 0,
             loyalty_auto_enroll: true,
             points_per_currency_unit: 1,
             points_rounding: PointsRounding::Down,

@@ -4,6 +4,7 @@
 mod support;
 
 mod api_keys;
+mod at_risk;
 mod auth;
 mod cli;
 mod customer_app;

@@ -254,9 +254,9 @@ async fn rfm_scores_and_segments(app: TestApp) {
 /// each buys first on a day in the first 200, then at exponential gaps (own rate) and drops out
 /// after each purchase with their own probability (0.05–0.6); amounts scatter around their own mean.
 /// Per customer reference: (day number, amount) of each purchase.
-type Histories = Vec<(String, Vec<(i64, f64)>)>;
+pub type Histories = Vec<(String, Vec<(i64, f64)>)>;
 
-fn purchase_csv(n: u64) -> (String, Histories) {
+pub fn purchase_csv(n: u64) -> (String, Histories) {
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut uniform = move || {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
@@ -289,7 +289,7 @@ fn purchase_csv(n: u64) -> (String, Histories) {
     (csv, histories)
 }
 
-trait DayIndex {
+pub trait DayIndex {
     fn num_days_from_ce_i64(&self) -> i64;
 }
 
@@ -300,7 +300,7 @@ impl DayIndex for chrono::NaiveDate {
     }
 }
 
-const REFIT: &str = "mutation($input: RefitPredictiveModelsInput!) { refitPredictiveModels(input: $input) {
+pub const REFIT: &str = "mutation($input: RefitPredictiveModelsInput!) { refitPredictiveModels(input: $input) {
   observationEnd timeUnit customers fittedAt
   bgnbd { r alpha a b logLikelihood repeatBuyers }
   gammaGamma { p q gamma logLikelihood repeatBuyers frequencySpendCorrelation }
