@@ -27,6 +27,7 @@ use crate::{
     metrics::{
         MetricsMutation, MetricsQuery, PredictionLoader, RfmDistributionLoader,
         at_risk::{AtRiskQuery, RiskLoader},
+        complaint_impact::ComplaintImpactQuery,
     },
     orders::{CustomerOrders, OrderMutation, OrderQuery},
     tickets::{
@@ -57,6 +58,7 @@ pub struct Query(
     CustomerAppQuery,
     MetricsQuery,
     AtRiskQuery,
+    ComplaintImpactQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod at_risk;
 pub mod cohorts;
+pub mod complaint_impact;
 pub mod loyalty;
 pub mod periods;
 pub mod predictions;
@@ -538,7 +539,8 @@ pub struct CustomerPredictions {
     currency: String,
 }
 
-fn money_estimate(value: f64, currency: &str) -> Option<Decimal> {
+/// A model's money estimate (a float) as a decimal in the currency's minor-unit precision.
+pub(crate) fn money_estimate(value: f64, currency: &str) -> Option<Decimal> {
     let exponent = money::exponent(currency).unwrap_or(2);
     Decimal::from_f64_retain(value).map(|d| {
         let mut rounded = d.round_dp(exponent);

@@ -150,6 +150,12 @@ pub fn series<'a>(
     (buckets, span.counts(active[0], active[periods]))
 }
 
+/// Active at the start of `day`: a purchase on one of the `window` days before it.
+pub fn active_at(days: &[PurchaseDay], day: i32, window: i32) -> bool {
+    let before = days.partition_point(|d| d.day < day);
+    before > 0 && days[before - 1].day >= day - window
+}
+
 /// A customer's orders within one period.
 #[derive(Default)]
 struct Placed {

@@ -512,7 +512,80 @@ async fn nps_and_csat_per_period(app: TestApp) {
     assert_eq!(segment["buckets"][0]["nps"]["score"], 50.0);
 }
 
+async fn complaint_impact_on_churn_and_value(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = tenant.admin_token.as_str();
+    let ago = |days: i64| (Utc::now() - Duration::days(days)).to_rfc3339();
+    let complain = async |customer: &str| -> Value {
+        let input = json!({ "input": { "customerId": customer, "channel": "PHONE", "subject": "Broken", "body": "It broke.", "category": "PRODUCT_QUALITY" } });
+        app.ok(
+            Some(token),
+            "mutation($input: FileComplaintInput!) { fileComplaint(input: $input) { ticket { id } } }",
+            input,
+        )
+        .await["fileComplaint"]["ticket"]["id"]
+            .clone()
+    };
+    // The period is the last ten days. Ann and Dan last bought 95 days ago: active at its start,
+    // gone by its end. Bob and Cy bought 20 days ago and stay. Eve is new: not in S.
+    let mut ids = std::collections::HashMap::new();
+    for (name, days, amount) in
+        [("Ann", 95, "80.00"), ("Bob", 20, "40.00"), ("Cy", 20, "10.00"), ("Dan", 95, "30.00"), ("Eve", 2, "5.00")]
+    {
+        let id = app.customer(token, json!({ "name": name })).await;
+        app.order(token, &id, &format!("{name}-1"), amount, &ago(days)).await;
+        ids.insert(name, id);
+    }
+    // Ann's complaint is resolved at once, Bob's is still open; Eve complains too.
+    let ann = complain(&ids["Ann"]).await;
+    app.ok(
+        Some(token),
+        "mutation($id: ID!) { replyToTicket(input: { ticketId: $id, body: \"Sorry\" }) { ticket { id } } }",
+        json!({ "id": ann }),
+    )
+    .await;
+    app.ok(Some(token), "mutation($id: ID!) { resolveTicket(input: { ticketId: $id, rootCause: \"Courier\", resolution: \"Replaced\" }) { ticket { id } } }", json!({ "id": ann }))
+        .await;
+    complain(&ids["Bob"]).await;
+    complain(&ids["Bob"]).await;
+    complain(&ids["Eve"]).await;
+
+    let today = Utc::now().date_naive();
+    let query = "query($input: ComplaintImpactInput!) { complaintImpact(input: $input) {
+      activityWindowDays
+      withoutComplaints { customers complaints retained churn averageLifetimeSpend averagePredictedClv }
+      withComplaints { customers complaints retained churn averageLifetimeSpend }
+      byResolutionSpeed { speed group { customers churn } }
+    } }";
+    let input = json!({ "input": { "from": (today - Duration::days(10)).to_string(), "to": (today + Duration::days(1)).to_string() } });
+    let impact = app.ok(Some(token), query, input).await["complaintImpact"].clone();
+    assert_eq!(
+        impact["withoutComplaints"],
+        json!({ "customers": 2, "complaints": 0, "retained": 1, "churn": 0.5, "averageLifetimeSpend": "20.00", "averagePredictedClv": null }),
+        "Cy stays, Dan left"
+    );
+    assert_eq!(
+        impact["withComplaints"],
+        json!({ "customers": 2, "complaints": 3, "retained": 1, "churn": 0.5, "averageLifetimeSpend": "60.00" }),
+        "Ann and Bob; Eve was not a customer at the start"
+    );
+    let speeds: Vec<(String, u64)> = impact["byResolutionSpeed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["speed"].as_str().unwrap().to_owned(), g["group"]["customers"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(speeds[0], ("WITHIN_A_DAY".to_owned(), 1));
+    assert_eq!(speeds[4], ("UNRESOLVED".to_owned(), 1));
+    assert_eq!(impact["byResolutionSpeed"][0]["group"]["churn"], 1.0, "Ann was helped fast and left anyway");
+    assert_eq!(impact["byResolutionSpeed"][4]["group"]["churn"], 0.0);
+    assert!(impact["byResolutionSpeed"][1]["group"]["churn"].is_null(), "nobody in that group");
+    let bad = json!({ "input": { "from": today.to_string(), "to": today.to_string() } });
+    assert_eq!(app.error_code(Some(token), query, bad).await, "BAD_USER_INPUT");
+}
+
 db_tests!(
+    complaint_impact_on_churn_and_value,
     nps_and_csat_per_period,
     loyalty_kpis,
     customer_value_pareto_and_historical_clv,
