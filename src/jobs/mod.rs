@@ -7,15 +7,18 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use entity::{customer, workspace};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, Statement,
 };
 use uuid::Uuid;
 
 use crate::{
     customers::{self, lifecycle},
     follow_ups::rules,
+    graphql::AppError,
     graphql::{AppResult, transact},
     metrics::at_risk::{self, RiskContext},
+    metrics::predictive::TimeUnit,
     workspaces::settings::WorkspaceSettings,
 };
 
@@ -23,6 +26,7 @@ use crate::{
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct JobReport {
     pub workspaces: u64,
+    pub models_fitted: u64,
     pub follow_ups_created: u64,
     pub stages_changed: u64,
 }
@@ -36,6 +40,10 @@ pub async fn run_once(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<
     let ids: Vec<Uuid> =
         workspace::Entity::find().select_only().column(workspace::Column::Id).into_tuple().all(db).await?;
     for workspace_id in ids {
+        // Models first: the lifecycle sweep scores customers with the newest fit.
+        if refit_if_stale(db, workspace_id, now).await?.is_some() {
+            report.models_fitted += 1;
+        }
         if let Some((created, changed)) = run_workspace(db, workspace_id, now).await? {
             report.workspaces += 1;
             report.follow_ups_created += created;
@@ -43,6 +51,47 @@ pub async fn run_once(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<
         }
     }
     Ok(report)
+}
+
+/// Refits the predictive models when the newest fit is `predictionRefitDays` old (or there is
+/// none): on the orders up to yesterday in the workspace time zone, in the newest fit's time unit
+/// (weeks for the first). Returns the new fit; `None` when the current one is fresh, automatic
+/// refits are off, or there is too little data yet. The fit runs outside any transaction (it can
+/// take seconds on a large workspace); storing it re-checks under the workspace lock that no other
+/// instance stored one meanwhile.
+pub async fn refit_if_stale(
+    db: &DatabaseConnection,
+    workspace_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<Option<entity::prediction_model::Model>> {
+    use crate::metrics::predictions;
+    let workspace = crate::workspaces::service::get(db, workspace_id).await?;
+    let refit_days = WorkspaceSettings::from_json(&workspace.settings).prediction_refit_days;
+    let is_fresh = |fit: &Option<entity::prediction_model::Model>| {
+        fit.as_ref().is_some_and(|m| now - m.fitted_at < chrono::Duration::days(refit_days))
+    };
+    let current = predictions::latest(db, workspace_id).await?;
+    if refit_days <= 0 || is_fresh(&current) {
+        return Ok(None);
+    }
+    let unit = current.map_or(TimeUnit::Week, |m| predictions::unit_of(&m.time_unit));
+    let today = now.with_timezone(&crate::workspaces::service::zone(&workspace)).date_naive();
+    let Some(yesterday) = today.pred_opt() else { return Ok(None) };
+    let model = match predictions::fit_models(db, workspace_id, yesterday, unit, now).await {
+        Ok(model) => model,
+        Err(AppError::InsufficientData(reason)) => {
+            tracing::debug!(%workspace_id, %reason, "no automatic refit yet");
+            return Ok(None);
+        }
+        Err(err) => return Err(err),
+    };
+    transact(db, async |txn| {
+        if !lock_workspace(txn, workspace_id).await? || is_fresh(&predictions::latest(txn, workspace_id).await?) {
+            return Ok(None);
+        }
+        Ok(Some(model.insert(txn).await?))
+    })
+    .await
 }
 
 /// Runs every job for one workspace: (follow-ups created, stages changed), or `None` when

@@ -93,6 +93,17 @@ pub async fn refit<C: ConnectionTrait>(
     unit: TimeUnit,
     now: DateTime<Utc>,
 ) -> AppResult<prediction_model::Model> {
+    Ok(fit_models(db, workspace_id, observation_end, unit, now).await?.insert(db).await?)
+}
+
+/// The fits [`refit`] stores, not yet stored.
+pub async fn fit_models<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    observation_end: NaiveDate,
+    unit: TimeUnit,
+    now: DateTime<Utc>,
+) -> AppResult<prediction_model::ActiveModel> {
     let workspace = workspaces::service::get(db, workspace_id).await?;
     let customers = purchase_days(db, &workspace, observation_end, None).await?;
     let end = day_index(observation_end);
@@ -125,7 +136,7 @@ pub async fn refit<C: ConnectionTrait>(
     } else {
         None
     };
-    let model = prediction_model::ActiveModel {
+    Ok(prediction_model::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(workspace_id),
         observation_end: Set(observation_end),
@@ -137,10 +148,7 @@ pub async fn refit<C: ConnectionTrait>(
         fitted_at: Set(now),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(db)
-    .await?;
-    Ok(model)
+    })
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> AppResult<serde_json::Value> {

@@ -79,6 +79,9 @@ pub struct WorkspaceSettings {
     pub customer_lifespan_years: f64,
     /// What 100 points are worth in minor units of the workspace currency (for the points liability).
     pub value_per_100_points_minor: i64,
+    /// The background job refits the predictive models on the orders up to yesterday when the
+    /// newest fit is this many days old (or there is none); 0 = only on demand.
+    pub prediction_refit_days: i64,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
@@ -148,6 +151,7 @@ impl Default for WorkspaceSettings {
             gross_margin_percent: 0,
             customer_lifespan_years: 0.0,
             value_per_100_points_minor: 100,
+            prediction_refit_days: 7,
         }
     }
 }

@@ -7,7 +7,8 @@ use serde_json::json;
 
 use crate::{db_tests, support::TestApp};
 
-fn import(app: &TestApp, kind: &str, csv: &str) -> String {
+/// Runs `vafa import KIND FILE --workspace acme` on `csv`; returns what it printed.
+pub fn import(app: &TestApp, kind: &str, csv: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("data.csv");
     std::fs::write(&file, csv).unwrap();

@@ -312,7 +312,9 @@ async fn predictive_models_fit_and_score_customers(app: TestApp) {
     let tenant = app.tenant("acme").await;
     let token = tenant.admin_token.as_str();
     let (csv, histories) = purchase_csv(300);
-    vafa::import::orders(app.db(), "acme", csv.as_bytes()).await.unwrap();
+    // The transaction log goes in through the command line, as an integration would load it.
+    let printed = crate::import::import(&app, "orders", &csv);
+    assert!(printed.contains("rejected: 0"), "{printed}");
 
     let input = json!({ "input": { "observationEnd": "2025-12-31", "timeUnit": "WEEK" } });
     let fit = app.ok(Some(token), REFIT, input).await["refitPredictiveModels"].clone();
@@ -512,6 +514,43 @@ async fn nps_and_csat_per_period(app: TestApp) {
     assert_eq!(segment["buckets"][0]["nps"]["score"], 50.0);
 }
 
+/// The background job keeps the fit fresh: a first fit once there is enough data, a new one when
+/// it is `predictionRefitDays` old, none when refits are off or the data is too thin.
+async fn models_are_refitted_by_the_job(app: TestApp) {
+    let acme = app.tenant("acme").await;
+    let small = app.tenant("small").await;
+    vafa::import::orders(app.db(), "acme", purchase_csv(300).0.as_bytes()).await.unwrap();
+    vafa::import::orders(app.db(), "small", purchase_csv(30).0.as_bytes()).await.unwrap();
+    let current = async |token: &str| {
+        app.ok(Some(token), "{ predictionModel { observationEnd timeUnit fittedAt customers } }", json!({})).await
+            ["predictionModel"]
+            .clone()
+    };
+    let now = Utc::now();
+    assert_eq!(vafa::jobs::run_once(app.db(), now).await.unwrap().models_fitted, 1, "acme only");
+    let first = current(&acme.admin_token).await;
+    let yesterday = (now.date_naive() - Duration::days(1)).to_string();
+    assert_eq!(
+        (first["observationEnd"].as_str(), first["timeUnit"].as_str()),
+        (Some(yesterday.as_str()), Some("WEEK"))
+    );
+    assert_eq!(first["customers"], 300);
+    assert!(current(&small.admin_token).await.is_null(), "30 customers are too few: no fit, no error");
+    assert_eq!(vafa::jobs::run_once(app.db(), now).await.unwrap().models_fitted, 0, "still fresh");
+    let later = now + Duration::days(8);
+    assert_eq!(vafa::jobs::run_once(app.db(), later).await.unwrap().models_fitted, 1);
+    let second = current(&acme.admin_token).await;
+    assert_eq!(second["observationEnd"].as_str(), Some((later.date_naive() - Duration::days(1)).to_string().as_str()));
+    app.ok(
+        Some(&acme.admin_token),
+        "mutation { updateWorkspaceSettings(input: { patch: { predictionRefitDays: 0 } }) { predictionRefitDays } }",
+        json!({}),
+    )
+    .await;
+    let much_later = now + Duration::days(60);
+    assert_eq!(vafa::jobs::run_once(app.db(), much_later).await.unwrap().models_fitted, 0, "only on demand now");
+}
+
 async fn complaint_impact_on_churn_and_value(app: TestApp) {
     let tenant = app.tenant("acme").await;
     let token = tenant.admin_token.as_str();
@@ -585,6 +624,7 @@ async fn complaint_impact_on_churn_and_value(app: TestApp) {
 }
 
 db_tests!(
+    models_are_refitted_by_the_job,
     complaint_impact_on_churn_and_value,
     nps_and_csat_per_period,
     loyalty_kpis,

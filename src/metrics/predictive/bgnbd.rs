@@ -457,7 +457,7 @@ impl Objective<4> for Likelihood<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::predictive::simulation;
+    use crate::metrics::predictive::{data, simulation};
 
     /// Fader, Hardie & Lee (2005), CDNOW, weeks.
     const CDNOW: BgNbdParams = BgNbdParams { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
@@ -721,5 +721,30 @@ mod tests {
         );
         assert!((fitted.params.r - truth.r).abs() < 0.05 * truth.r, "{fitted:?}");
         assert!((spend.params.p - 6.0).abs() < 0.3, "{spend:?}");
+    }
+
+    /// When every customer drops out with the same probability p, the Beta spread vanishes: the fit
+    /// runs a and b towards infinity with a/(a + b) → p. Predictions must stay finite and tend to the
+    /// fixed-p model: E[X(t)] = (1 − (α/(α + p·t))^r)/p.
+    #[test]
+    fn homogeneous_dropout_fits_and_predicts() {
+        let truth = BgNbdParams { r: 1.5, alpha: 20.0, a: 3000.0, b: 7000.0 };
+        let triples = data::group(
+            &simulation::bgnbd_triples(&truth, 5000, 30.0, 78.0, 11)
+                .iter()
+                .map(|t| data::CustomerSummary { key: (), x: t.x, t_x: t.t_x, age: t.age, monetary_value: 0.0 })
+                .collect::<Vec<_>>(),
+        );
+        let fitted = fit(&triples, FitOptions::default()).unwrap().params;
+        assert!(fitted.a + fitted.b > 1e4, "the spread collapses: {fitted:?}");
+        let p = fitted.a / (fitted.a + fitted.b);
+        assert!((p - 0.3).abs() < 0.02, "{p}");
+        for t in [52.0, 520.0] {
+            let limit = (1.0 - (fitted.alpha / (fitted.alpha + p * t)).powf(fitted.r)) / p;
+            let value = fitted.expected_purchases(t).unwrap();
+            assert!(close(value, limit, 1e-3), "t = {t}: {value} vs the fixed-p limit {limit}");
+        }
+        let next_year = fitted.conditional_expected_purchases(52.0, 3, 20.0, 50.0).unwrap();
+        assert!(next_year.is_finite() && next_year > 0.0, "{next_year}");
     }
 }

@@ -8,7 +8,8 @@
 //! down when `c − a − b` is an integer and loses digits near one, and in eq. 10 of the BG/NBD paper
 //! `c − a − b = a_BG − 1 − r − x` is an integer whenever `a_BG − r` is. The continuation needs no special
 //! case; each step halves `1 − z`, so a horizon of 100,000 weeks at the CDNOW parameters
-//! (`1 − z ≈ 4·10⁻⁴`) takes 10 steps.
+//! (`1 − z ≈ 4·10⁻⁴`) takes 10 steps. The exception is `c − (a + b + 1)/2` large (see
+//! [`CONTINUATION_LIMIT`]), where the series is summed to the end.
 //!
 //! Values grow like `(1 − z)^(c − a − b)` near 1 and overflow for large parameters, so every
 //! computation carries its own logarithmic scale ([`Scaled`]).
@@ -19,6 +20,11 @@ use super::PredictiveError;
 const TOLERANCE: f64 = 1e-17;
 /// The direct series is used up to here; the continuation starts here.
 const SERIES_LIMIT: f64 = 0.5;
+/// The continuation computes Taylor coefficients by the equation's recurrence, which loses every
+/// digit when `c − (a + b + 1)·z` is large and positive where it starts (BG/NBD fits whose dropout
+/// barely varies between customers, with `a` and `b` in the hundreds or millions). The series, whose
+/// terms then all have one sign and shrink geometrically, is summed all the way instead.
+const CONTINUATION_LIMIT: f64 = 40.0;
 /// Running sums are rescaled above this magnitude, so that `(1 − z)^−a` with large `a` never overflows.
 const RESCALE_ABOVE: f64 = 1e200;
 
@@ -68,7 +74,7 @@ pub fn hyp2f1_scaled(a: f64, b: f64, c: f64, z: f64) -> Result<Scaled, Predictiv
         return Err(PredictiveError::Numerical(format!("2F1 has a pole at c = {c}")));
     }
     let ode = Ode { a, b, c, forcing: None };
-    let start = gauss_series(a, b, c, z.min(SERIES_LIMIT))?;
+    let start = gauss_series(a, b, c, series_reach(a, b, c, z))?;
     let end = ode.continue_to(start, z)?;
     Ok(Scaled { mantissa: end.value, ln_scale: end.ln_scale })
 }
@@ -96,7 +102,7 @@ pub fn pfaff_complement(a: f64, b: f64, c: f64, z: f64) -> Result<f64, Predictiv
     let kappa = -a * c;
     let forcing = (kappa != 0.0).then(|| Forcing { ln_abs_kappa: kappa.abs().ln(), negative: kappa < 0.0, m: a + 1.0 });
     let ode = Ode { a, b, c, forcing };
-    let start = complement_series(a, b, c, z.min(SERIES_LIMIT))?;
+    let start = complement_series(a, b, c, series_reach(a, b, c, z))?;
     let end = ode.continue_to(start, z)?;
     let result = -end.value.signum() * (end.value.abs().ln() + end.ln_scale + a * (-z).ln_1p()).exp();
     if result.is_finite() {
@@ -179,12 +185,20 @@ fn term_limit(parameters: &[f64]) -> usize {
     10_000 + 20 * (largest.min(1e7) as usize)
 }
 
-/// Whether a series whose next term is `next` and whose term ratio is `ratio` has converged.
-fn converged(next: f64, ratio: f64, sum: f64) -> bool {
-    ratio.abs() < 0.9 && next.abs() <= TOLERANCE * sum.abs()
+/// How far the series is summed before the continuation takes over (`z` itself: all the way).
+fn series_reach(a: f64, b: f64, c: f64, z: f64) -> f64 {
+    if c - (a + b + 1.0) * SERIES_LIMIT > CONTINUATION_LIMIT { z } else { z.min(SERIES_LIMIT) }
 }
 
-/// The Gauss series `Σ (a)_n (b)_n / ((c)_n n!) z^n`, for `0 ≤ z ≤ 1/2`.
+/// Whether a power series in `z` whose next term is `next` and whose term ratio is `ratio` has
+/// converged: the ratios tend to `z`, crossing it at most once, so the rest is at most
+/// `next / (1 − max(ratio, z))`.
+fn converged(next: f64, ratio: f64, z: f64, sum: f64) -> bool {
+    let bound = ratio.abs().max(z);
+    bound < 1.0 && next.abs() <= TOLERANCE * (1.0 - bound) * sum.abs()
+}
+
+/// The Gauss series `Σ (a)_n (b)_n / ((c)_n n!) z^n`, for `0 ≤ z < 1` (see [`series_reach`]).
 fn gauss_series(a: f64, b: f64, c: f64, z: f64) -> Result<State, PredictiveError> {
     let mut sums = Sums { sum: 0.0, weighted: 0.0, ln_scale: 0.0 };
     let mut term = 1.0;
@@ -193,7 +207,7 @@ fn gauss_series(a: f64, b: f64, c: f64, z: f64) -> Result<State, PredictiveError
         sums.add(n, term);
         let ratio = (a + n) * (b + n) / ((c + n) * (n + 1.0)) * z;
         term *= ratio;
-        if term == 0.0 || converged(term, ratio, sums.sum) {
+        if term == 0.0 || converged(term, ratio, z, sums.sum) {
             return Ok(sums.into_state(z, z, a * b / c));
         }
         term *= sums.rescale_factor(term);
@@ -201,7 +215,7 @@ fn gauss_series(a: f64, b: f64, c: f64, z: f64) -> Result<State, PredictiveError
     Err(no_convergence("2F1 series", a, b, c, z))
 }
 
-/// The series of `V` (see [`pfaff_complement`]), for `0 ≤ z ≤ 1/2`.
+/// The series of `V` (see [`pfaff_complement`]), for `0 ≤ z < 1` (see [`series_reach`]).
 fn complement_series(a: f64, b: f64, c: f64, z: f64) -> Result<State, PredictiveError> {
     let mut sums = Sums { sum: 0.0, weighted: 0.0, ln_scale: 0.0 };
     // pochhammer = (a)_n z^n / n!, c_e = c·e_n, c_rho = c (b)_n/(c)_n; all at n = 1.
@@ -215,7 +229,7 @@ fn complement_series(a: f64, b: f64, c: f64, z: f64) -> Result<State, Predictive
         let ratio = (a + n) / (n + 1.0) * z;
         pochhammer *= ratio;
         let next = pochhammer * c_e;
-        if next == 0.0 || converged(next, ratio, sums.sum) {
+        if next == 0.0 || converged(next, ratio, z, sums.sum) {
             return Ok(sums.into_state(z, z, -a));
         }
         pochhammer *= sums.rescale_factor(next);
@@ -371,6 +385,40 @@ mod tests {
         (500.8, 503.0, 502.6, 0.3333333333333333, 220.53725152467467),
         (500.8, 503.0, 502.6, 0.8333333333333334, 1313.3247176681105),
     ];
+
+    /// `(a, b, c, z, complement)` with `c − b` far from 0: BG/NBD fits whose dropout barely varies
+    /// between customers run `a` and `b` up (their ratio fixed), the 2F1 parameters with them
+    /// (`r = 1.4556`, dropout 0.3, `a + b` from 100 to 10⁷, α = 18.55, t = 52 and 520).
+    const COMPLEMENT_FAR_FROM_C_EQUAL_B: [(f64, f64, f64, f64, f64); 13] = [
+        (1.4556, 10.0, 13.0, 0.8, 2.4951503617918265),
+        (1.4556, 10.0, 13.0, 0.99, 4.261063428260831),
+        (2.0, 6.0, 12.0, 0.9, 1.9204490818454873),
+        (4.4556, 10.5, 14.2, 0.9, 3.779371641854303),
+        (1.4556, 20.0, 28.0, 0.8, 2.2938696231778515),
+        (3.0, 35.0, 49.0, 0.95, 3.483410264243525),
+        (2.5, 5.0, 6.5, 0.99, 4.299969685447949),
+        (1.4556, 70.0, 99.0, 0.737, 1.9743949473947824),
+        (1.4556, 70.0, 99.0, 0.99, 3.388599886356966),
+        (1.4556, 700.0, 999.0, 0.737, 1.9631562451473958),
+        (1.4556, 7000.0, 9999.0, 0.9655, 3.2061543318358066),
+        (1.4556, 7e6, 9999999.0, 0.737, 1.9618997294305307),
+        (1.4556, 7e6, 9999999.0, 0.9655, 3.205488247132568),
+    ];
+
+    #[test]
+    fn complement_with_large_parameters_far_from_c_equal_b() {
+        for (a, b, c, z, reference) in COMPLEMENT_FAR_FROM_C_EQUAL_B {
+            let value = pfaff_complement(a, b, c, z).unwrap();
+            assert!(
+                relative_error(value, reference) < 1e-12,
+                "complement({a}, {b}, {c}, {z}) = {value}, expected {reference}"
+            );
+        }
+        let value = hyp2f1(1.4556, 70.0, 99.0, 0.737).unwrap();
+        assert!(relative_error(value, 2.9461588399295997) < 1e-13, "{value}");
+        let value = hyp2f1(1.4556, 7000.0, 9999.0, 0.9655).unwrap();
+        assert!(relative_error(value, 5.157444973138567) < 1e-13, "{value}");
+    }
 
     fn relative_error(value: f64, reference: f64) -> f64 {
         ((value - reference) / reference).abs()
