@@ -93,7 +93,11 @@ pub fn decode_into(bytes: &[u8], out: &mut Vec<PurchaseDay>) -> AppResult<()> {
 
 /// Folds completed orders `(placed_at, amount_minor)` into purchase days in `zone`, oldest first.
 pub fn fold(orders: &[(DateTime<Utc>, i64)], zone: Tz) -> Vec<PurchaseDay> {
-    let mut placed: Vec<(i32, i64)> = orders.iter().map(|(at, amount)| (local_day(*at, zone), *amount)).collect();
+    merge_days(orders.iter().map(|(at, amount)| (local_day(*at, zone), *amount)).collect())
+}
+
+/// Orders as `(day, amount_minor)`, in any order, merged into purchase days, oldest first.
+pub fn merge_days(mut placed: Vec<(i32, i64)>) -> Vec<PurchaseDay> {
     // Sorted by day, not by instant: a zone that turns its clocks back across midnight can put a
     // later instant on an earlier local day.
     placed.sort_by_key(|(day, _)| *day);

@@ -220,19 +220,9 @@ impl Tally {
 mod tests {
     use super::*;
 
-    /// One purchase day per entry: (day, amount); one order each unless repeated.
+    /// Orders as (day, amount).
     fn customer(orders: &[(i32, i64)]) -> Vec<PurchaseDay> {
-        let mut days: Vec<PurchaseDay> = Vec::new();
-        for &(day, amount) in orders {
-            match days.last_mut() {
-                Some(last) if last.day == day => {
-                    last.orders += 1;
-                    last.revenue_minor += amount;
-                }
-                _ => days.push(PurchaseDay { day, orders: 1, revenue_minor: amount }),
-            }
-        }
-        days
+        crate::metrics::activity::merge_days(orders.to_vec())
     }
 
     fn period(customers: &[Vec<PurchaseDay>], from: i32, to: i32, window: i32) -> Counts {

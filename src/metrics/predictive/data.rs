@@ -292,6 +292,7 @@ mod tests {
         // calendar days (orders on one day merge). Fit on the first 39 weeks, predict the next 39.
         let truth = bgnbd::BgNbdParams { r: 0.5, alpha: 6.0, a: 0.8, b: 2.5 };
         let customers: Vec<(usize, Vec<(i64, f64)>)> = simulation::bgnbd_purchases(&truth, 20_000, 12.0, 78.0, 5)
+            .unwrap()
             .into_iter()
             .enumerate()
             .map(|(key, times)| (key, times.iter().map(|t| ((t * 7.0).floor() as i64, 10.0)).collect()))

@@ -287,7 +287,7 @@ mod tests {
     #[test]
     fn recovers_simulated_parameters() {
         let truth = GammaGammaParams { p: 6.0, q: 4.0, gamma: 15.0 };
-        let data = summaries(&simulation::gamma_gamma_spend(&truth, 20_000, 10, 11));
+        let data = summaries(&simulation::gamma_gamma_spend(&truth, 20_000, 10, 11).unwrap());
         let fitted = fit(&data, FitOptions::default()).unwrap();
         let p = fitted.params;
         for (name, value, expected) in [("p", p.p, truth.p), ("q", p.q, truth.q), ("γ", p.gamma, truth.gamma)] {
@@ -306,7 +306,7 @@ mod tests {
     #[test]
     fn fits_repeat_buyers_only_and_needs_enough_of_them() {
         let truth = GammaGammaParams { p: 6.0, q: 4.0, gamma: 15.0 };
-        let mut spend = simulation::gamma_gamma_spend(&truth, 19, 5, 3);
+        let mut spend = simulation::gamma_gamma_spend(&truth, 19, 5, 3).unwrap();
         // One-time buyers and repeat buyers whose repeat orders were all worth 0 are left out.
         spend.extend([(0, 0.0), (0, 0.0), (3, 0.0)]);
         assert!(matches!(

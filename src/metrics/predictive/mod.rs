@@ -10,8 +10,7 @@ pub mod data;
 pub mod gamma_gamma;
 pub mod hypergeometric;
 mod optimise;
-#[cfg(test)]
-mod simulation;
+pub mod simulation;
 
 use serde::{Deserialize, Serialize};
 
