@@ -53,3 +53,4 @@ time_query retention+segment "{\"query\": \"query(\$i: RetentionMetricsInput!) {
 time_query cohortRetention "{\"query\": \"query(\$i: CohortRetentionInput!) { cohortRetention(input: \$i) { periodStart size cells { offset customers share revenue } } }\", \"variables\": {\"i\": {$span}}}"
 time_query customerValue '{"query": "{ customerValue { customers top20RevenueShare historicalClv annualChurn } }"}'
 time_query retention-daily "{\"query\": \"query(\$i: RetentionMetricsInput!) { retentionMetrics(input: \$i) { buckets { retention orders } } }\", \"variables\": {\"i\": {\"from\": \"2024-01-01\", \"to\": \"2026-01-01\", \"granularity\": \"DAY\"}}}"
+time_query atRiskCustomers '{"query": "{ atRiskCustomers(first: 50) { totalCount edges { node { customer { name lifecycleStage } score reasons { reason detail } valueAtRisk } } } }"}'

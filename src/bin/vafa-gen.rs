@@ -5,7 +5,7 @@
 
 use std::io::{BufWriter, Write};
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::Duration;
 use clap::{Parser, ValueEnum};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
@@ -20,6 +20,9 @@ struct Args {
     customers: u64,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// First day of the 700 days the orders are spread over.
+    #[arg(long, default_value = "2024-01-01")]
+    start: chrono::NaiveDate,
 }
 
 #[derive(ValueEnum, Clone, Copy)]
@@ -34,7 +37,7 @@ fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-    let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).single().unwrap_or_default();
+    let start = args.start.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
     match args.kind {
         Kind::Customers => {
             writeln!(out, "external_ref,name,email,city,birthday")?;

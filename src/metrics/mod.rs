@@ -446,6 +446,10 @@ pub struct BgNbdModel {
     /// In the model's own time unit (comparable with the literature only in the same unit).
     pub log_likelihood: f64,
     pub repeat_buyers: u64,
+    /// Parameters the fit drove to the edge of its search box (10⁻⁴ … 10⁴ in rescaled time): the
+    /// data show no spread there. `r`/`alpha`: customers buy at much the same rate; `a`/`b`: they
+    /// drop out alike. Predictions then follow the limiting model; empty for an ordinary fit.
+    pub parameters_at_bounds: Vec<String>,
 }
 
 #[derive(SimpleObject)]
@@ -458,6 +462,8 @@ pub struct GammaGammaModel {
     /// Pearson correlation of purchase frequency and average spend among repeat buyers; the model
     /// assumes they are independent, so this should be near 0.
     pub frequency_spend_correlation: Option<f64>,
+    /// `q`/`gamma` at the edge of the search box: every customer's orders scatter around the same mean.
+    pub parameters_at_bounds: Vec<String>,
 }
 
 /// Predicted against actual repeat purchases in the holdout period, per calibration frequency.
@@ -501,6 +507,7 @@ impl PredictionModel {
             b: fit.params.b,
             log_likelihood: fit.log_likelihood,
             repeat_buyers: fit.repeat_buyers,
+            parameters_at_bounds: fit.at_bounds.clone(),
         }
     }
     /// Null when too few repeat buyers had spend to fit it.
@@ -512,6 +519,7 @@ impl PredictionModel {
             log_likelihood: fit.log_likelihood,
             repeat_buyers: fit.repeat_buyers,
             frequency_spend_correlation: fit.frequency_spend_correlation,
+            parameters_at_bounds: fit.at_bounds.clone(),
         })
     }
     /// A check on the workspace's own data: the model refitted on the earlier part of the history

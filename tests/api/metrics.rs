@@ -302,8 +302,8 @@ impl DayIndex for chrono::NaiveDate {
 
 pub const REFIT: &str = "mutation($input: RefitPredictiveModelsInput!) { refitPredictiveModels(input: $input) {
   observationEnd timeUnit customers fittedAt
-  bgnbd { r alpha a b logLikelihood repeatBuyers }
-  gammaGamma { p q gamma logLikelihood repeatBuyers frequencySpendCorrelation }
+  bgnbd { r alpha a b logLikelihood repeatBuyers parametersAtBounds }
+  gammaGamma { p q gamma logLikelihood repeatBuyers frequencySpendCorrelation parametersAtBounds }
   holdout { minRepeatPurchases maxRepeatPurchases customers actualMean predictedMean }
 } }";
 
@@ -325,6 +325,10 @@ async fn predictive_models_fit_and_score_customers(app: TestApp) {
     }
     assert!(fit["bgnbd"]["logLikelihood"].as_f64().unwrap().is_finite(), "a density, so it may be positive");
     assert!(fit["gammaGamma"]["q"].as_f64().unwrap() > 1.0, "q > 1 keeps expected spend positive");
+    assert_eq!(
+        (&fit["bgnbd"]["parametersAtBounds"], &fit["gammaGamma"]["parametersAtBounds"]),
+        (&json!([]), &json!([]))
+    );
     assert_eq!(fit["holdout"].as_array().unwrap().len(), 8, "x = 0..6 and 7+");
     let current = app.ok(Some(token), "{ predictionModel { fittedAt customers } }", json!({})).await;
     assert_eq!(current["predictionModel"]["fittedAt"], fit["fittedAt"]);

@@ -13,7 +13,7 @@ use statrs::function::{
 };
 
 use super::{
-    FitOptions, MIN_CUSTOMERS, MIN_REPEAT_BUYERS, PredictiveError, PredictiveResult,
+    FitOptions, LOG_BOUND, MIN_CUSTOMERS, MIN_REPEAT_BUYERS, PredictiveError, PredictiveResult,
     data::Triple,
     hypergeometric::pfaff_complement,
     optimise::{self, Objective},
@@ -39,7 +39,7 @@ pub struct BgNbdStdErrors {
 }
 
 /// A fitted BG/NBD model.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BgNbdFit {
     pub params: BgNbdParams,
     /// Total log-likelihood at `params`, in the time unit of the data (not the optimiser's rescaled time)
@@ -57,6 +57,10 @@ pub struct BgNbdFit {
     /// Norm of the gradient of the mean log-likelihood with respect to the log-parameters at the
     /// optimum; about 0 at a proper maximum.
     pub gradient_norm: f64,
+    /// Parameters that ran to the edge of the search box ([`LOG_BOUND`]): the data show no spread
+    /// there (`r`, `alpha`: everyone buys at the same rate; `a`, `b`: everyone drops out alike).
+    #[serde(default)]
+    pub at_bounds: Vec<String>,
 }
 
 /// Checks one customer the way lifetimes does: finite, non-negative, `t_x ≤ T`, and `t_x = 0` when `x = 0`.
@@ -237,8 +241,11 @@ pub fn fit(triples: &[Triple], options: FitOptions) -> PredictiveResult<BgNbdFit
     // Mean purchase rate per (rescaled) time unit; a start point puts the Gamma mean r/α there.
     let rate = (data.sum_x / data.sum_age).max(1e-6);
     let start = |r: f64, a: f64, b: f64| [r.ln(), (r / rate).ln(), a.ln(), b.ln()];
-    let starts = [[0.1; 4], start(0.5, 0.8, 2.5), start(2.0, 2.0, 6.0)];
-    let best = optimise::minimise(&objective, &starts)?;
+    let boxed = optimise::Boxed { inner: &objective, bound: LOG_BOUND };
+    let starts = [[0.1; 4], start(0.5, 0.8, 2.5), start(2.0, 2.0, 6.0)].map(|p| boxed.search_point(&p));
+    let mut best = optimise::minimise(&boxed, &starts)?;
+    best.point = boxed.inner_point(&best.point);
+    let at_bounds = boxed.at_edge(&best.point).into_iter().map(|i| ["r", "alpha", "a", "b"][i].to_owned()).collect();
 
     let [r, alpha_rescaled, a, b] = best.point.map(f64::exp);
     let params = BgNbdParams { r, alpha: alpha_rescaled * data.scale, a, b };
@@ -262,6 +269,7 @@ pub fn fit(triples: &[Triple], options: FitOptions) -> PredictiveResult<BgNbdFit
         repeat_buyers,
         penalty: options.penalty,
         gradient_norm: best.gradient_norm,
+        at_bounds,
     })
 }
 
@@ -685,8 +693,10 @@ mod tests {
                 .map(|t| data::CustomerSummary { key: (), x: t.x, t_x: t.t_x, age: t.age, monetary_value: 0.0 })
                 .collect::<Vec<_>>(),
         );
-        let fitted = fit(&triples, FitOptions::default()).unwrap().params;
+        let result = fit(&triples, FitOptions::default()).unwrap();
+        let fitted = result.params;
         assert!(fitted.a + fitted.b > 1e4, "the spread collapses: {fitted:?}");
+        assert!(result.at_bounds.contains(&"b".to_owned()), "and says so: {:?}", result.at_bounds);
         let p = fitted.a / (fitted.a + fitted.b);
         assert!((p - 0.3).abs() < 0.02, "{p}");
         for t in [52.0, 520.0] {

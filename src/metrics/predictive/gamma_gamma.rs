@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use statrs::function::gamma::{digamma, ln_gamma};
 
 use super::{
-    FitOptions, MIN_REPEAT_BUYERS, PredictiveError, PredictiveResult,
+    FitOptions, LOG_BOUND, MIN_REPEAT_BUYERS, PredictiveError, PredictiveResult,
     data::CustomerSummary,
     optimise::{self, Objective},
 };
@@ -20,7 +20,7 @@ pub struct GammaGammaParams {
     pub gamma: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GammaGammaFit {
     pub params: GammaGammaParams,
     /// Total log-likelihood of the `m̄` values at `params` (in the data's money unit, without the penalty).
@@ -34,6 +34,10 @@ pub struct GammaGammaFit {
     pub penalty: f64,
     /// Norm of the gradient of the mean log-likelihood in the fitted coordinates; about 0 at a maximum.
     pub gradient_norm: f64,
+    /// Parameters that ran to the edge of the search box ([`super::LOG_BOUND`]): `q` and `gamma` when
+    /// every customer's orders scatter around the same mean.
+    #[serde(default)]
+    pub at_bounds: Vec<String>,
 }
 
 impl GammaGammaParams {
@@ -113,7 +117,11 @@ pub fn fit<K>(summaries: &[CustomerSummary<K>], options: FitOptions) -> Predicti
     let objective = Likelihood::new(&data, options.penalty);
     // Starts with population mean p γ/(q − 1) = 1 (the rescaled mean spend) and increasingly tight spend.
     let start = |p: f64, q: f64| [p.ln(), (q - 1.0).ln(), ((q - 1.0) / p).ln()];
-    let best = optimise::minimise(&objective, &[start(1.0, 2.0), start(4.0, 3.0), start(10.0, 5.0)])?;
+    let boxed = optimise::Boxed { inner: &objective, bound: LOG_BOUND };
+    let starts = [start(1.0, 2.0), start(4.0, 3.0), start(10.0, 5.0)].map(|p| boxed.search_point(&p));
+    let mut best = optimise::minimise(&boxed, &starts)?;
+    best.point = boxed.inner_point(&best.point);
+    let at_bounds = boxed.at_edge(&best.point).into_iter().map(|i| ["p", "q", "gamma"][i].to_owned()).collect();
 
     let [p, q_minus_one, gamma_rescaled] = best.point.map(f64::exp);
     let params = GammaGammaParams { p, q: 1.0 + q_minus_one, gamma: gamma_rescaled * scale };
@@ -128,6 +136,7 @@ pub fn fit<K>(summaries: &[CustomerSummary<K>], options: FitOptions) -> Predicti
         frequency_spend_correlation: pearson(&buyers),
         penalty: options.penalty,
         gradient_norm: best.gradient_norm,
+        at_bounds,
     })
 }
 

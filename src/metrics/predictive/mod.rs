@@ -49,6 +49,10 @@ impl TimeUnit {
     }
 }
 
+/// The fits search log-parameters (of rescaled data: longest `T` = 1, mean spend = 1) within
+/// `±LOG_BOUND`, i.e. parameters between 10⁻⁴ and 10⁴; see `optimise::Boxed`.
+pub const LOG_BOUND: f64 = 9.210_340_371_976_184;
+
 /// Options shared by the BG/NBD and Gamma-Gamma fits.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct FitOptions {

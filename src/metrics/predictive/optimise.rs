@@ -17,6 +17,44 @@ pub(super) trait Objective<const N: usize> {
     fn evaluate(&self, point: &[f64; N], gradient: &mut [f64; N]) -> f64;
 }
 
+/// `inner` over log-parameters held inside `(−bound, bound)`: the search runs on `u` with
+/// `ln θ = bound · tanh(u / bound)`. The map is one to one, so an interior optimum is exactly the
+/// optimum without the box; a likelihood that keeps rising as a parameter runs off to 0 or ∞ (data
+/// with no spread in that respect: every customer buying at the same rate, say) stops near the edge
+/// instead of carrying the special functions to overflow.
+pub(super) struct Boxed<'a, O> {
+    pub inner: &'a O,
+    pub bound: f64,
+}
+
+impl<O> Boxed<'_, O> {
+    /// Log-parameters of the search point `u`.
+    pub fn inner_point<const N: usize>(&self, u: &[f64; N]) -> [f64; N] {
+        u.map(|v| self.bound * (v / self.bound).tanh())
+    }
+
+    /// The search point of log-parameters `p` (clamped just inside the box).
+    pub fn search_point<const N: usize>(&self, p: &[f64; N]) -> [f64; N] {
+        p.map(|v| self.bound * (v / self.bound).clamp(-0.999_999, 0.999_999).atanh())
+    }
+
+    /// Indices of the log-parameters within `e` (a factor 2.7) of the edge.
+    pub fn at_edge<const N: usize>(&self, p: &[f64; N]) -> Vec<usize> {
+        (0..N).filter(|i| p[*i].abs() > self.bound - 1.0).collect()
+    }
+}
+
+impl<O: Objective<N>, const N: usize> Objective<N> for Boxed<'_, O> {
+    fn evaluate(&self, u: &[f64; N], gradient: &mut [f64; N]) -> f64 {
+        let value = self.inner.evaluate(&self.inner_point(u), gradient);
+        for (g, v) in gradient.iter_mut().zip(u) {
+            let t = (v / self.bound).tanh();
+            *g *= 1.0 - t * t;
+        }
+        value
+    }
+}
+
 /// The best point found and the objective there.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Minimum<const N: usize> {
