@@ -1,10 +1,12 @@
-//! The at-risk early warning: the latest assessment of each customer with at least one reason.
+//! The at-risk early warning: the latest assessment of each customer with at least one reason; and
+//! an index for metric segments by loyalty tier.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
 use crate::{
     m20261122_000001_foundation::{create_index, workspace_fk},
     m20261122_000002_crm::customer_fk,
+    m20261122_000004_loyalty::LoyaltyAccount,
 };
 
 #[derive(DeriveMigrationName)]
@@ -47,10 +49,20 @@ impl MigrationTrait for Migration {
             )
             .await?;
         }
-        Ok(())
+        create_index(
+            manager,
+            LoyaltyAccount::Table,
+            "ix_loyalty_account_tier",
+            &[LoyaltyAccount::WorkspaceId, LoyaltyAccount::TierId],
+            false,
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(Index::drop().name("ix_loyalty_account_tier").table(LoyaltyAccount::Table).to_owned())
+            .await?;
         manager.drop_table(Table::drop().table(CustomerRisk::Table).to_owned()).await
     }
 }

@@ -417,6 +417,8 @@ pub struct CustomerFilter {
     pub has_order: Option<OrderFilter>,
     /// Customers with at least one ticket matching this filter (e.g. `{ open: true, kind: { eq: COMPLAINT } }`).
     pub has_ticket: Option<TicketFilter>,
+    /// Loyalty members whose account is in this tier (`isNull: true`: members below the first tier).
+    pub loyalty_tier_id: Option<IdFilter>,
     pub and: Option<Vec<CustomerFilter>>,
     pub or: Option<Vec<CustomerFilter>>,
     pub not: Option<Box<CustomerFilter>>,
@@ -510,6 +512,14 @@ impl CustomerFilter {
                 .filter(f.condition()?)
                 .into_query();
             all = all.add(C::Id.in_subquery(tickets));
+        }
+        if let Some(f) = &self.loyalty_tier_id {
+            let members = entity::loyalty_account::Entity::find()
+                .select_only()
+                .column(entity::loyalty_account::Column::CustomerId)
+                .filter(f.condition(entity::loyalty_account::Column::TierId, "filter.loyaltyTierId")?)
+                .into_query();
+            all = all.add(C::Id.in_subquery(members));
         }
         boolean_ops(all, &self.and, &self.or, &self.not, |f| f.condition(currency, backend))
     }

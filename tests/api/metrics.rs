@@ -71,6 +71,7 @@ async fn seed(app: &TestApp, token: &str) -> [String; 5] {
 async fn retention_metrics_match_the_definitions(app: TestApp) {
     let tenant = app.tenant("acme").await;
     let token = tenant.admin_token.as_str();
+    crate::loyalty::tiers(&app, &tenant).await;
     let [_, bob, _, dee, _] = seed(&app, token).await;
 
     let input = json!({ "from": "2026-02-01", "to": "2026-05-01", "granularity": "MONTH" });
@@ -98,6 +99,14 @@ async fn retention_metrics_match_the_definitions(app: TestApp) {
     let segment = json!({ "from": "2026-02-01", "to": "2026-05-01", "granularity": "MONTH", "filter": { "city": { "eq": "Berlin" } } });
     let data = app.ok(Some(token), METRICS, json!({ "input": segment })).await["retentionMetrics"].clone();
     assert_eq!(row(&data["total"]), json!([1, 2, 1, 1, 0, 0, 4, "150.00", "37.50", 2]).as_array().unwrap().clone());
+    // A loyalty tier: Cy's 100 points make Gold, everyone else is Bronze.
+    let tiers = app.ok(Some(token), "{ tiers(first: 10) { edges { node { id name } } } }", json!({})).await;
+    let gold =
+        tiers["tiers"]["edges"].as_array().unwrap().iter().find(|e| e["node"]["name"] == "Gold").unwrap()["node"]["id"]
+            .clone();
+    let segment = json!({ "from": "2026-02-01", "to": "2026-05-01", "granularity": "MONTH", "filter": { "loyaltyTierId": { "eq": gold } } });
+    let data = app.ok(Some(token), METRICS, json!({ "input": segment })).await["retentionMetrics"].clone();
+    assert_eq!(row(&data["total"]), json!([0, 1, 1, 0, 0, 0, 2, "100.00", "50.00", 1]).as_array().unwrap().clone());
 
     // The numbers follow the data as it stands: a deleted customer leaves them, a restored one comes
     // back, and a merge moves the duplicate's orders to the survivor.

@@ -15,6 +15,11 @@ use super::{PredictiveError, PredictiveResult};
 pub(super) trait Objective<const N: usize> {
     /// The value at `point`, with its gradient written to `gradient`. Not finite outside the domain.
     fn evaluate(&self, point: &[f64; N], gradient: &mut [f64; N]) -> f64;
+
+    /// Whether `point` is up against a limit of the search, where the gradient need not vanish.
+    fn at_limit(&self, _point: &[f64; N]) -> bool {
+        false
+    }
 }
 
 /// `inner` over log-parameters held inside `(−bound, bound)`: the search runs on `u` with
@@ -53,6 +58,10 @@ impl<O: Objective<N>, const N: usize> Objective<N> for Boxed<'_, O> {
         }
         value
     }
+
+    fn at_limit(&self, u: &[f64; N]) -> bool {
+        !self.at_edge(&self.inner_point(u)).is_empty()
+    }
 }
 
 /// The best point found and the objective there.
@@ -88,7 +97,10 @@ pub(super) fn minimise<O: Objective<N>, const N: usize>(
         }
     }
     let start = match best.map(|found| newton(objective, found)) {
-        Some(found) if found.gradient_norm <= CONVERGED_GRADIENT => return Ok(found),
+        // At the edge of a box the remaining slope points out of it: polishing cannot do better.
+        Some(found) if found.gradient_norm <= CONVERGED_GRADIENT || objective.at_limit(&found.point) => {
+            return Ok(found);
+        }
         Some(found) => {
             best = Some(found);
             found.point
