@@ -42,4 +42,24 @@ if [ -z "${VAFA_TEST_POSTGRES_URL:-}" ]; then
 fi
 export VAFA_TEST_POSTGRES_URL
 
+# The CDNOW sample (Fader & Hardie's 2,357 customers) as the lifetimes package ships it on PyPI, for
+# the test that reproduces the published BG/NBD and Gamma-Gamma estimates: fetched once, not committed.
+cdnow="target/test-data/cdnow_customers_summary_with_transactions.csv"
+if [ ! -s "$cdnow" ]; then
+  mkdir -p "$(dirname "$cdnow")"
+  wheel_dir="$(mktemp -d)"
+  if python3 -m pip download lifetimes==0.11.3 --no-deps --quiet --dest "$wheel_dir" >/dev/null 2>&1; then
+    python3 - "$wheel_dir" "$cdnow" <<'PY'
+import glob, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/*.whl")[0]
+with zipfile.ZipFile(wheel) as z, open(sys.argv[2], "wb") as out:
+    out.write(z.read("lifetimes/datasets/cdnow_customers_summary_with_transactions.csv"))
+PY
+  else
+    echo "test.sh: could not fetch the CDNOW sample from PyPI; the CDNOW test will fail" >&2
+  fi
+  rm -rf "$wheel_dir"
+fi
+export CDNOW_SUMMARY_CSV="$PWD/$cdnow"
+
 cargo test --workspace "$@"
