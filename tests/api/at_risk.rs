@@ -4,7 +4,10 @@
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::{db_tests, support::TestApp};
+use crate::{
+    db_tests,
+    support::{TestApp, local_date},
+};
 
 const LIST: &str = "query($filter: AtRiskFilter, $first: Int, $after: String) {
   atRiskCustomers(filter: $filter, first: $first, after: $after) {
@@ -197,7 +200,7 @@ async fn at_risk_with_the_fitted_models(app: TestApp) {
     let flagged = &flagged["atRiskCustomers"];
     assert!(flagged["totalCount"].as_u64().unwrap() > 5, "{flagged}");
     // Scored today, with the stored parameters, on everything bought so far.
-    let today = Utc::now().date_naive().num_days_from_ce_i64();
+    let today = local_date(Utc::now()).num_days_from_ce_i64();
     let summaries = data::summarise(&histories, today, TimeUnit::Week).unwrap();
     for edge in flagged["edges"].as_array().unwrap() {
         let node = &edge["node"];

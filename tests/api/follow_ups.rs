@@ -4,7 +4,10 @@
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::{db_tests, support::TestApp};
+use crate::{
+    db_tests,
+    support::{TestApp, local_date},
+};
 
 const LIST: &str = "query($f: FollowUpFilter) { followUps(first: 100, filter: $f) { totalCount edges { node { id kind status dueAt ruleKey customer { name } assignee { email } } } } }";
 
@@ -25,7 +28,7 @@ async fn rules_create_each_follow_up_once(app: TestApp) {
     let tenant = app.tenant("acme").await;
     let token = tenant.admin_token.as_str();
     let now = Utc::now();
-    let tomorrow = (now + Duration::days(1)).date_naive();
+    let tomorrow = local_date(now + Duration::days(1));
     let birthday = format!("1990-{}", tomorrow.format("%m-%d"));
     let owner = tenant.admin.id.to_string();
     let fresh = app.customer(token, json!({ "name": "Fresh", "ownerId": owner })).await;

@@ -4,7 +4,10 @@
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::{db_tests, support::TestApp};
+use crate::{
+    db_tests,
+    support::{TestApp, local_date},
+};
 
 const METRICS: &str = "query($input: RetentionMetricsInput!) { retentionMetrics(input: $input) {
   activityWindowDays lifetimeRepeatPurchaseRate
@@ -152,7 +155,7 @@ async fn lead_conversion_by_source(app: TestApp) {
         json!({ "id": ids[0] }),
     )
     .await;
-    let today = Utc::now().date_naive();
+    let today = local_date(Utc::now());
     let query = "query($input: RetentionMetricsInput!) { retentionMetrics(input: $input) { total { leadConversion {
       created converted createdAndConverted flowRate cohortRate medianDaysToConvert
       bySource { key created converted flowRate } byCategory { key created }
@@ -457,7 +460,7 @@ async fn loyalty_kpis(app: TestApp) {
         json!({ "input": { "accountId": account, "rewardId": coffee["id"], "idempotencyKey": "k" } }),
     )
     .await;
-    let today = Utc::now().date_naive();
+    let today = local_date(Utc::now());
     let query = "query($input: PeriodInput!) { loyaltyMetrics(input: $input) {
       members outstandingPoints pointsLiability pendingPoints
       tierDistribution { tier { name } accounts }
@@ -542,7 +545,7 @@ async fn models_are_refitted_by_the_job(app: TestApp) {
     let now = Utc::now();
     assert_eq!(vafa::jobs::run_once(app.db(), now).await.unwrap().models_fitted, 1, "acme only");
     let first = current(&acme.admin_token).await;
-    let yesterday = (now.date_naive() - Duration::days(1)).to_string();
+    let yesterday = (local_date(now) - Duration::days(1)).to_string();
     assert_eq!(
         (first["observationEnd"].as_str(), first["timeUnit"].as_str()),
         (Some(yesterday.as_str()), Some("WEEK"))
@@ -553,7 +556,7 @@ async fn models_are_refitted_by_the_job(app: TestApp) {
     let later = now + Duration::days(8);
     assert_eq!(vafa::jobs::run_once(app.db(), later).await.unwrap().models_fitted, 1);
     let second = current(&acme.admin_token).await;
-    assert_eq!(second["observationEnd"].as_str(), Some((later.date_naive() - Duration::days(1)).to_string().as_str()));
+    assert_eq!(second["observationEnd"].as_str(), Some((local_date(later) - Duration::days(1)).to_string().as_str()));
     app.ok(
         Some(&acme.admin_token),
         "mutation { updateWorkspaceSettings(input: { patch: { predictionRefitDays: 0 } }) { predictionRefitDays } }",
@@ -602,7 +605,7 @@ async fn complaint_impact_on_churn_and_value(app: TestApp) {
     complain(&ids["Bob"]).await;
     complain(&ids["Eve"]).await;
 
-    let today = Utc::now().date_naive();
+    let today = local_date(Utc::now());
     let query = "query($input: ComplaintImpactInput!) { complaintImpact(input: $input) {
       activityWindowDays
       withoutComplaints { customers complaints retained churn averageLifetimeSpend averagePredictedClv }

@@ -98,6 +98,16 @@ macro_rules! db_tests {
     )*};
 }
 
+/// The time zone of every workspace `TestApp::tenant` creates.
+pub const TENANT_TIMEZONE: &str = "Europe/Berlin";
+
+/// The calendar day `at` falls on in the test workspaces' time zone: the day metrics and jobs
+/// count in, which is not the UTC day for an hour or two around midnight.
+pub fn local_date(at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+    let zone: chrono_tz::Tz = TENANT_TIMEZONE.parse().expect("a known zone");
+    at.with_timezone(&zone).date_naive()
+}
+
 impl TestApp {
     pub async fn spawn(backend: Backend, http: HttpSettings) -> Option<TestApp> {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -223,7 +233,7 @@ impl TestApp {
 
     /// Creates a workspace with an admin (password [`PASSWORD`]) and an access token for them.
     pub async fn tenant(&self, slug: &str) -> Tenant {
-        let new_ws = workspaces::service::NewWorkspace { slug, name: slug, currency: "EUR", timezone: "Europe/Berlin" };
+        let new_ws = workspaces::service::NewWorkspace { slug, name: slug, currency: "EUR", timezone: TENANT_TIMEZONE };
         let (workspace, admin) = transact(self.db(), async |txn| {
             let ws = workspaces::service::create(txn, Actor::SYSTEM, new_ws).await?;
             let admin = users::service::NewUser {
