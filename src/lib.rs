@@ -12,6 +12,7 @@ pub mod customers;
 pub mod db;
 pub mod demo;
 pub mod events;
+pub mod experiments;
 pub mod feedback;
 pub mod follow_ups;
 pub mod graphql;

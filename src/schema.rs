@@ -15,6 +15,7 @@ use crate::{
     customers::{
         CustomerLoader, CustomerMutation, CustomerNotes, CustomerQuery, LifecycleHistory, ReachabilityLoader, TagLoader,
     },
+    experiments::{CustomerExperiments, ExperimentLoader, ExperimentMutation, ExperimentQuery},
     feedback::{CustomerFeedback, FeedbackMutation},
     follow_ups::{CustomerFollowUps, FollowUpMutation, FollowUpQuery},
     graphql::children::ChildrenLoader,
@@ -59,6 +60,7 @@ pub struct Query(
     MetricsQuery,
     AtRiskQuery,
     ComplaintImpactQuery,
+    ExperimentQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -79,6 +81,7 @@ pub struct Mutation(
     WorkspaceMutation,
     CustomerAppMutation,
     MetricsMutation,
+    ExperimentMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -145,6 +148,8 @@ pub fn insert_loaders(state: &AppState, data: &mut async_graphql::Data) {
     data.insert(cached(RfmDistributionLoader(db.clone())));
     data.insert(cached(PredictionLoader(db.clone())));
     data.insert(cached(RiskLoader(db.clone())));
+    data.insert(cached(ExperimentLoader(db.clone())));
+    data.insert(cached(ChildrenLoader::<CustomerExperiments>::new(db.clone())));
 }
 
 fn cached<L: Loader<K>, K: Send + Sync + Hash + Eq + Clone + 'static>(loader: L) -> DataLoader<L, HashMapCache> {

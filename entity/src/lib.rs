@@ -12,6 +12,8 @@ pub mod customer_note;
 pub mod customer_risk;
 pub mod customer_tag;
 pub mod enums;
+pub mod experiment;
+pub mod experiment_assignment;
 pub mod feedback;
 pub mod follow_up;
 pub mod holiday;

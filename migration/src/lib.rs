@@ -10,6 +10,7 @@ mod m20261122_000005_loyalty_rules;
 mod m20261122_000006_predictions;
 mod m20261122_000007_customer_activity;
 mod m20261122_000008_customer_risk;
+mod m20261201_000009_experiments;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_predictions::Migration),
             Box::new(m20261122_000007_customer_activity::Migration),
             Box::new(m20261122_000008_customer_risk::Migration),
+            Box::new(m20261201_000009_experiments::Migration),
         ]
     }
 }

@@ -61,6 +61,8 @@ pub enum Permission {
     ManageLoyalty,
     /// The workspace's settings.
     ManageSettings,
+    /// Draft, start and end A/B tests of retention campaigns.
+    ManageExperiments,
 }
 
 impl Permission {
@@ -80,6 +82,7 @@ impl Permission {
             Permission::ManageSupport => "configure SLA policies, business hours and agent groups",
             Permission::ManageLoyalty => "manage tiers and change points by hand",
             Permission::ManageSettings => "change the workspace settings",
+            Permission::ManageExperiments => "run experiments",
         }
     }
 }

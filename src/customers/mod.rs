@@ -24,6 +24,7 @@ use uuid::Uuid;
 use crate::{
     auth::Permission,
     child_relation,
+    experiments::{CustomerExperiments, ExperimentAssignment},
     feedback::{CustomerFeedback, Feedback},
     follow_ups::{CustomerFollowUps, FollowUp},
     graphql::{
@@ -206,6 +207,20 @@ impl Customer {
         children_page::<CustomerFeedback, _>(ctx, self.0.id, PageArgs { first, after, last, before }, Feedback).await
     }
 
+    /// The A/B tests the customer is in, and in which variant, newest first.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    async fn experiments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Page<ExperimentAssignment>> {
+        let args = PageArgs { first, after, last, before };
+        children_page::<CustomerExperiments, _>(ctx, self.0.id, args, ExperimentAssignment).await
+    }
+
     /// The loyalty account, if the customer is enrolled.
     async fn loyalty_account(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<LoyaltyAccount>> {
         loader::<AccountByCustomerLoader>(ctx)?.load_one(self.0.id).await
@@ -313,22 +328,12 @@ child_relation!(CustomerNotes, customer_note, CustomerId, CreatedAt, Desc);
 
 child_relation!(LifecycleHistory, lifecycle_event, CustomerId, CreatedAt, Desc);
 
-/// Batches customer lookups of one request.
-pub struct CustomerLoader(pub DatabaseConnection);
-
-impl async_graphql::dataloader::Loader<Uuid> for CustomerLoader {
-    type Value = Customer;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Customer>, Self::Error> {
-        let rows = customer::Entity::find()
-            .filter(customer::Column::Id.is_in(keys.iter().copied()))
-            .all(&self.0)
-            .await
-            .map_err(AppError::from)?;
-        Ok(rows.into_iter().map(|c| (c.id, Customer(c))).collect())
-    }
-}
+crate::id_loader!(
+    /// Batches customer lookups of one request.
+    CustomerLoader,
+    customer,
+    Customer
+);
 
 /// Outbound contact attempts in the activity window.
 #[derive(SimpleObject, Clone, Copy, Default)]
@@ -536,6 +541,7 @@ async fn prefetch_for_page(ctx: &Context<'_>, page: &Page<Customer>) -> async_gr
     prefetch::<CustomerFollowUps>(ctx, &nodes, "followUps", &ids).await?;
     prefetch::<CustomerFeedback>(ctx, &nodes, "feedback", &ids).await?;
     prefetch::<CustomerTickets>(ctx, &nodes, "tickets", &ids).await?;
+    prefetch::<CustomerExperiments>(ctx, &nodes, "experiments", &ids).await?;
     let asks = |field: &str| nodes.iter().any(|n| n.field(field).exists());
     if asks("reachability") {
         let keys = page.edges.iter().map(|e| (e.node.0.workspace_id, e.node.0.id));

@@ -55,6 +55,35 @@ macro_rules! child_relation {
     };
 }
 
+/// Declares a DataLoader that batches "row by id" lookups of one request into one `IN` query and
+/// wraps each row in its GraphQL node: `id_loader!(Name, entity_module, Node)`. The ids come from
+/// rows already scoped to the caller's workspace.
+#[macro_export]
+macro_rules! id_loader {
+    ($(#[$doc:meta])* $name:ident, $entity:ident, $node:ident) => {
+        $(#[$doc])*
+        pub struct $name(pub sea_orm::DatabaseConnection);
+
+        impl async_graphql::dataloader::Loader<uuid::Uuid> for $name {
+            type Value = $node;
+            type Error = async_graphql::Error;
+
+            async fn load(
+                &self,
+                keys: &[uuid::Uuid],
+            ) -> Result<std::collections::HashMap<uuid::Uuid, $node>, Self::Error> {
+                use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+                let rows = $entity::Entity::find()
+                    .filter($entity::Column::Id.is_in(keys.iter().copied()))
+                    .all(&self.0)
+                    .await
+                    .map_err($crate::graphql::AppError::from)?;
+                Ok(rows.into_iter().map(|row| (row.id, $node(row))).collect())
+            }
+        }
+    };
+}
+
 /// Batches "first n children" requests of one GraphQL request.
 pub struct ChildrenLoader<R> {
     db: DatabaseConnection,

@@ -148,6 +148,8 @@ impl IdFilter {
 #[graphql(concrete(name = "TicketStatusFilter", params(entity::ticket::TicketStatus)))]
 #[graphql(concrete(name = "TicketCategoryFilter", params(entity::ticket::TicketCategory)))]
 #[graphql(concrete(name = "SlaStatusFilter", params(entity::ticket::SlaStatus)))]
+#[graphql(concrete(name = "ExperimentStatusFilter", params(entity::experiment::ExperimentStatus)))]
+#[graphql(concrete(name = "ExperimentKindFilter", params(entity::experiment::ExperimentKind)))]
 pub struct EnumFilter<T: InputType + Into<sea_orm::Value> + Clone> {
     pub eq: Option<T>,
     #[graphql(name = "in")]

@@ -265,22 +265,12 @@ child_relation!(
 #[derive(Clone)]
 pub struct Reward(pub reward::Model);
 
-/// Batches reward lookups of one request (a page of redemptions).
-pub struct RewardLoader(pub DatabaseConnection);
-
-impl async_graphql::dataloader::Loader<Uuid> for RewardLoader {
-    type Value = Reward;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Reward>, Self::Error> {
-        let rows = reward::Entity::find()
-            .filter(reward::Column::Id.is_in(keys.iter().copied()))
-            .all(&self.0)
-            .await
-            .map_err(AppError::from)?;
-        Ok(rows.into_iter().map(|r| (r.id, Reward(r))).collect())
-    }
-}
+crate::id_loader!(
+    /// Batches reward lookups of one request (a page of redemptions).
+    RewardLoader,
+    reward,
+    Reward
+);
 
 #[Object]
 impl Reward {
@@ -478,21 +468,7 @@ impl Tier {
     }
 }
 
-pub struct TierLoader(pub DatabaseConnection);
-
-impl async_graphql::dataloader::Loader<Uuid> for TierLoader {
-    type Value = Tier;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Tier>, Self::Error> {
-        let rows = tier::Entity::find()
-            .filter(tier::Column::Id.is_in(keys.iter().copied()))
-            .all(&self.0)
-            .await
-            .map_err(AppError::from)?;
-        Ok(rows.into_iter().map(|t| (t.id, Tier(t))).collect())
-    }
-}
+crate::id_loader!(TierLoader, tier, Tier);
 
 /// Batches "the account of this customer" lookups of one request.
 pub struct AccountByCustomerLoader(pub DatabaseConnection);

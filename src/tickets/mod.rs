@@ -326,22 +326,12 @@ async fn ticket_of(ctx: &Context<'_>, id: uuid::Uuid) -> async_graphql::Result<T
     loader::<TicketLoader>(ctx)?.load_one(id).await?.ok_or_else(|| AppError::not_found("ticket").into())
 }
 
-/// Batches ticket lookups of one request (events' tickets, merge targets).
-pub struct TicketLoader(pub sea_orm::DatabaseConnection);
-
-impl async_graphql::dataloader::Loader<uuid::Uuid> for TicketLoader {
-    type Value = Ticket;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[uuid::Uuid]) -> Result<std::collections::HashMap<uuid::Uuid, Ticket>, Self::Error> {
-        let rows = ticket::Entity::find()
-            .filter(ticket::Column::Id.is_in(keys.iter().copied()))
-            .all(&self.0)
-            .await
-            .map_err(AppError::from)?;
-        Ok(rows.into_iter().map(|t| (t.id, Ticket(t))).collect())
-    }
-}
+crate::id_loader!(
+    /// Batches ticket lookups of one request (events' tickets, merge targets).
+    TicketLoader,
+    ticket,
+    Ticket
+);
 
 #[derive(InputObject, Default)]
 pub struct TicketFilter {

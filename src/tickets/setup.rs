@@ -189,21 +189,7 @@ impl AgentGroupMember {
     }
 }
 
-pub struct AgentGroupLoader(pub DatabaseConnection);
-
-impl async_graphql::dataloader::Loader<Uuid> for AgentGroupLoader {
-    type Value = AgentGroup;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, AgentGroup>, Self::Error> {
-        let rows = agent_group::Entity::find()
-            .filter(agent_group::Column::Id.is_in(keys.iter().copied()))
-            .all(&self.0)
-            .await
-            .map_err(AppError::from)?;
-        Ok(rows.into_iter().map(|g| (g.id, AgentGroup(g))).collect())
-    }
-}
+crate::id_loader!(AgentGroupLoader, agent_group, AgentGroup);
 
 pub struct GroupMembersLoader(pub DatabaseConnection);
 

@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod customer_app;
 mod customers;
+mod experiments;
 mod follow_ups;
 mod http;
 mod import;

@@ -1,0 +1,212 @@
+//! Significance of an A/B test, with no database in it: a treatment variant against the control on
+//! a rate (two-proportion z-test) or on a mean (Welch's t-test), Holm's correction when several
+//! treatments are compared with one control, and the sample-ratio check that tells whether the
+//! split itself went wrong.
+
+use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
+
+/// Treatment minus control, with a two-sided confidence interval and p-value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Comparison {
+    pub difference: f64,
+    /// `difference / control`; `None` when the control's value is 0.
+    pub relative_lift: Option<f64>,
+    pub low: f64,
+    pub high: f64,
+    /// Two-sided, under "no difference".
+    pub p_value: f64,
+}
+
+/// Count, mean and (unbiased) variance of one variant's per-customer values.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Sample {
+    pub n: u64,
+    pub mean: f64,
+    /// Σ(x − mean)², kept instead of the variance so values can be added one at a time (Welford).
+    squares: f64,
+}
+
+impl Sample {
+    pub fn add(&mut self, x: f64) {
+        self.n += 1;
+        let delta = x - self.mean;
+        self.mean += delta / self.n as f64;
+        self.squares += delta * (x - self.mean);
+    }
+
+    /// `None` below two values.
+    pub fn variance(&self) -> Option<f64> {
+        (self.n >= 2).then(|| self.squares / (self.n - 1) as f64)
+    }
+}
+
+impl FromIterator<f64> for Sample {
+    fn from_iter<I: IntoIterator<Item = f64>>(values: I) -> Self {
+        let mut sample = Sample::default();
+        values.into_iter().for_each(|x| sample.add(x));
+        sample
+    }
+}
+
+fn standard_normal() -> Normal {
+    Normal::new(0.0, 1.0).expect("the standard normal is valid")
+}
+
+fn lift(difference: f64, control: f64) -> Option<f64> {
+    (control != 0.0).then(|| difference / control)
+}
+
+/// (successes, trials) of control and treatment. The p-value is the pooled z-test's, the interval
+/// the unpooled (Wald) one. `None` when a variant has no trials.
+pub fn compare_proportions(control: (u64, u64), treatment: (u64, u64), confidence: f64) -> Option<Comparison> {
+    let ((kc, nc), (kt, nt)) = (control, treatment);
+    if nc == 0 || nt == 0 {
+        return None;
+    }
+    let (nc, nt) = (nc as f64, nt as f64);
+    let (pc, pt) = (kc as f64 / nc, kt as f64 / nt);
+    let difference = pt - pc;
+    let pooled = (kc + kt) as f64 / (nc + nt);
+    let null_se = (pooled * (1.0 - pooled) * (1.0 / nc + 1.0 / nt)).sqrt();
+    // Everyone or no one succeeded in both: the rates are equal, nothing to test.
+    let p_value = if null_se > 0.0 { 2.0 * standard_normal().sf((difference / null_se).abs()) } else { 1.0 };
+    let se = (pc * (1.0 - pc) / nc + pt * (1.0 - pt) / nt).sqrt();
+    let z = standard_normal().inverse_cdf(0.5 + confidence / 2.0);
+    Some(Comparison {
+        difference,
+        relative_lift: lift(difference, pc),
+        low: difference - z * se,
+        high: difference + z * se,
+        p_value,
+    })
+}
+
+/// Welch's t-test on the means (unequal variances, Welch–Satterthwaite degrees of freedom). `None`
+/// when a variant has fewer than two values. With no spread in either variant the difference is
+/// exact: p is 1 when the means agree and 0 when they do not.
+pub fn compare_means(control: &Sample, treatment: &Sample, confidence: f64) -> Option<Comparison> {
+    let (vc, vt) = (control.variance()? / control.n as f64, treatment.variance()? / treatment.n as f64);
+    let difference = treatment.mean - control.mean;
+    let se = (vc + vt).sqrt();
+    let relative_lift = lift(difference, control.mean);
+    if se == 0.0 {
+        let p_value = if difference == 0.0 { 1.0 } else { 0.0 };
+        return Some(Comparison { difference, relative_lift, low: difference, high: difference, p_value });
+    }
+    let freedom = (vc + vt).powi(2) / (vc.powi(2) / (control.n - 1) as f64 + vt.powi(2) / (treatment.n - 1) as f64);
+    let t = StudentsT::new(0.0, 1.0, freedom).ok()?;
+    let p_value = 2.0 * t.sf((difference / se).abs());
+    let quantile = t.inverse_cdf(0.5 + confidence / 2.0);
+    Some(Comparison {
+        difference,
+        relative_lift,
+        low: difference - quantile * se,
+        high: difference + quantile * se,
+        p_value,
+    })
+}
+
+/// Holm–Bonferroni adjusted p-values, in the order given: each stays comparable with the
+/// unadjusted significance level while the family of comparisons keeps its error rate.
+pub fn holm(p_values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..p_values.len()).collect();
+    order.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]));
+    let m = p_values.len();
+    let mut adjusted = vec![0.0; m];
+    let mut running = 0.0_f64;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p_values[i]).min(1.0));
+        adjusted[i] = running;
+    }
+    adjusted
+}
+
+/// Chi-square goodness of fit of the customers per variant against the planned weights. A small
+/// p-value (say below 0.001) means the split is not what was planned, and the results are suspect.
+/// `None` with fewer than two variants or nobody assigned.
+pub fn sample_ratio_p_value(observed: &[u64], weights: &[u32]) -> Option<f64> {
+    let total: u64 = observed.iter().sum();
+    let weight_sum: u64 = weights.iter().map(|w| u64::from(*w)).sum();
+    if observed.len() < 2 || observed.len() != weights.len() || total == 0 || weight_sum == 0 {
+        return None;
+    }
+    let statistic: f64 = observed
+        .iter()
+        .zip(weights)
+        .map(|(&o, &w)| {
+            let expected = total as f64 * f64::from(w) / weight_sum as f64;
+            (o as f64 - expected).powi(2) / expected
+        })
+        .sum();
+    let chi = ChiSquared::new((observed.len() - 1) as f64).ok()?;
+    Some(chi.sf(statistic))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tolerance: f64) -> bool {
+        (a - b).abs() <= tolerance
+    }
+
+    // Reference values from scipy 1.17 (stats.norm, stats.ttest_ind(equal_var=False), stats.chisquare).
+    #[test]
+    fn two_proportions_match_the_z_test() {
+        let c = compare_proportions((200, 1000), (250, 1000), 0.95).unwrap();
+        assert!(close(c.difference, 0.05, 1e-15));
+        assert!(close(c.relative_lift.unwrap(), 0.25, 1e-12));
+        assert!(close(c.p_value, 0.007419649261025687, 1e-12), "{c:?}");
+        assert!(close(c.low, 0.01346362168753984, 1e-12) && close(c.high, 0.08653637831246014, 1e-12), "{c:?}");
+    }
+
+    #[test]
+    fn degenerate_proportions() {
+        assert_eq!(compare_proportions((0, 0), (1, 10), 0.95), None, "an empty variant has no rate");
+        let none_bought = compare_proportions((0, 50), (0, 40), 0.95).unwrap();
+        assert_eq!((none_bought.difference, none_bought.p_value, none_bought.relative_lift), (0.0, 1.0, None));
+        let all_bought = compare_proportions((50, 50), (40, 40), 0.95).unwrap();
+        assert_eq!((all_bought.p_value, all_bought.low, all_bought.high), (1.0, 0.0, 0.0));
+    }
+
+    #[test]
+    fn welch_matches_scipy() {
+        let control: Sample = [0.0, 0.0, 10.0, 20.0, 30.0].into_iter().collect();
+        let treatment: Sample = [0.0, 15.0, 25.0, 35.0, 40.0, 45.0].into_iter().collect();
+        assert_eq!((control.mean, control.variance()), (12.0, Some(170.0)));
+        let c = compare_means(&control, &treatment, 0.95).unwrap();
+        assert!(close(c.difference, 160.0 / 6.0 - 12.0, 1e-12));
+        assert!(close(c.p_value, 0.13939521692138337, 1e-9), "{c:?}");
+        assert!(close(c.low, -5.80065729895075, 1e-7) && close(c.high, 35.13399063228408, 1e-7), "{c:?}");
+    }
+
+    #[test]
+    fn degenerate_means() {
+        let one: Sample = [5.0].into_iter().collect();
+        let two: Sample = [5.0, 5.0].into_iter().collect();
+        assert_eq!(compare_means(&one, &two, 0.95), None, "a variance needs two values");
+        let same = compare_means(&two, &two, 0.95).unwrap();
+        assert_eq!((same.p_value, same.low, same.high), (1.0, 0.0, 0.0));
+        let zeros: Sample = [0.0, 0.0].into_iter().collect();
+        let exact = compare_means(&zeros, &two, 0.95).unwrap();
+        assert_eq!((exact.difference, exact.p_value, exact.relative_lift), (5.0, 0.0, None));
+    }
+
+    #[test]
+    fn holm_adjusts_step_down_and_keeps_order() {
+        let adjusted = holm(&[0.01, 0.04, 0.03]);
+        let expected = [0.03, 0.06, 0.06];
+        assert!(adjusted.iter().zip(expected).all(|(a, e)| close(*a, e, 1e-12)), "{adjusted:?}");
+        assert_eq!(holm(&[0.7]), vec![0.7], "one comparison is not adjusted");
+        assert_eq!(holm(&[0.6, 0.9]), vec![1.0, 1.0], "capped at 1");
+    }
+
+    #[test]
+    fn sample_ratio_check() {
+        assert!(close(sample_ratio_p_value(&[480, 520], &[1, 1]).unwrap(), 0.20590321073206466, 1e-12));
+        let three = sample_ratio_p_value(&[1030, 480, 490], &[2, 1, 1]).unwrap();
+        assert!(close(three, 0.38674102345450123, 1e-12), "{three}");
+        assert_eq!(sample_ratio_p_value(&[0, 0], &[1, 1]), None);
+        assert_eq!(sample_ratio_p_value(&[10], &[1]), None);
+    }
+}
