@@ -16,8 +16,8 @@ use entity::{
 use sea_orm::{
     ActiveEnum,
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
-    sea_query::{Expr, OnConflict},
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, QueryTrait,
+    sea_query::{Alias, Expr, Func, JoinType, OnConflict, Query},
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -417,16 +417,6 @@ pub struct Tally {
     pub revenue: Sample,
 }
 
-impl Tally {
-    pub fn add(&mut self, orders: u64, revenue_minor: i64) {
-        self.customers += 1;
-        self.purchasers += u64::from(orders > 0);
-        self.orders += orders;
-        self.revenue_minor += i128::from(revenue_minor);
-        self.revenue.add(revenue_minor as f64);
-    }
-}
-
 pub struct VariantOutcome {
     pub variant: Variant,
     pub is_control: bool,
@@ -525,58 +515,108 @@ pub struct Results {
     pub complete: bool,
 }
 
+/// One variant's buyers, each customer's orders counted in their own window.
+#[derive(FromQueryResult)]
+struct BuyerSums {
+    variant: String,
+    purchasers: i64,
+    orders: i64,
+    revenue: i64,
+    /// Σ (revenue per buyer)², as a double: it overflows 64-bit integers long before the money does.
+    revenue_squares: f64,
+}
+
 /// Counts each assigned customer's completed orders placed in `[assigned_at, window_ends_at)`.
+/// Everyone is assigned when the test starts, so all windows are the same span: the orders of that
+/// span are read by time (a month of orders, not a probe per assigned customer), matched to their
+/// assignment and summed per variant; non-buyers add nothing to the sums, only to the counts.
 pub async fn results<C: ConnectionTrait>(
     db: &C,
     experiment: &experiment::Model,
     confidence: f64,
     now: DateTime<Utc>,
 ) -> AppResult<Results> {
-    type Assigned = (Uuid, String, DateTime<Utc>, DateTime<Utc>);
-    let members = assignment::Entity::find()
+    use sea_orm::sea_query::ExprTrait as _;
+    let started = experiment.started_at.unwrap_or(now);
+    let last_end = started + Duration::days(i64::from(experiment.window_days));
+    let customers: Vec<(String, i64)> = assignment::Entity::find()
         .select_only()
-        .columns([
-            assignment::Column::CustomerId,
-            assignment::Column::Variant,
-            assignment::Column::AssignedAt,
-            assignment::Column::WindowEndsAt,
-        ])
-        .filter(assignment::Column::ExperimentId.eq(experiment.id));
-    let assigned: Vec<Assigned> = members.clone().into_tuple().all(db).await?;
-    let from = assigned.iter().map(|a| a.2).min().unwrap_or(now);
-    let last_end = assigned.iter().map(|a| a.3).max().unwrap_or(now);
-    let observed_until = now.min(last_end);
-    let ids = members.select_only().column(assignment::Column::CustomerId).into_query();
-    let orders: Vec<(Uuid, DateTime<Utc>, i64)> = order::Entity::find()
-        .select_only()
-        .columns([order::Column::CustomerId, order::Column::PlacedAt, order::Column::AmountMinor])
-        .filter(order::Column::WorkspaceId.eq(experiment.workspace_id))
-        .filter(order::Column::Status.eq(OrderStatus::Completed))
-        .filter(order::Column::CustomerId.in_subquery(ids))
-        .filter(order::Column::PlacedAt.gte(from))
-        .filter(order::Column::PlacedAt.lt(last_end))
-        .filter(order::Column::PlacedAt.lte(now))
+        .column(assignment::Column::Variant)
+        .expr(Func::cast_as(Func::count(Expr::col(assignment::Column::Id)), Alias::new("BIGINT")))
+        .filter(assignment::Column::ExperimentId.eq(experiment.id))
+        .group_by(assignment::Column::Variant)
         .into_tuple()
         .all(db)
         .await?;
-    let mut by_customer: HashMap<Uuid, Vec<(DateTime<Utc>, i64)>> = HashMap::new();
-    for (customer, placed_at, amount) in orders {
-        by_customer.entry(customer).or_default().push((placed_at, amount));
-    }
-    let mut tallies: HashMap<String, Tally> = HashMap::new();
-    for (customer, variant, assigned_at, ends_at) in assigned {
-        let (mut count, mut revenue) = (0, 0_i64);
-        for (placed_at, amount) in by_customer.get(&customer).map(Vec::as_slice).unwrap_or_default() {
-            if *placed_at >= assigned_at && *placed_at < ends_at {
-                count += 1;
-                revenue = revenue.saturating_add(*amount);
-            }
-        }
-        tallies.entry(variant).or_default().add(count, revenue);
-    }
+
+    let (a, o) = (Alias::new("a"), Alias::new("o"));
+    let on = Condition::all()
+        .add(Expr::col((a.clone(), assignment::Column::ExperimentId)).eq(experiment.id))
+        .add(Expr::col((a.clone(), assignment::Column::CustomerId)).equals((o.clone(), order::Column::CustomerId)))
+        .add(
+            Expr::col((o.clone(), order::Column::PlacedAt)).gte(Expr::col((a.clone(), assignment::Column::AssignedAt))),
+        )
+        .add(
+            Expr::col((o.clone(), order::Column::PlacedAt))
+                .lt(Expr::col((a.clone(), assignment::Column::WindowEndsAt))),
+        );
+    let (orders, revenue) = (Alias::new("orders"), Alias::new("revenue"));
+    let per_buyer = Query::select()
+        .expr_as(Expr::col((a.clone(), assignment::Column::Variant)), Alias::new("variant"))
+        .expr_as(Func::count(Expr::col((o.clone(), order::Column::Id))), orders.clone())
+        .expr_as(Func::sum(Expr::col((o.clone(), order::Column::AmountMinor))), revenue.clone())
+        .from_as(order::Entity, o.clone())
+        .join_as(JoinType::InnerJoin, assignment::Entity, a.clone(), on)
+        .and_where(Expr::col((o.clone(), order::Column::WorkspaceId)).eq(experiment.workspace_id))
+        .and_where(Expr::col((o.clone(), order::Column::Status)).eq(OrderStatus::Completed))
+        .and_where(Expr::col((o.clone(), order::Column::PlacedAt)).gte(started))
+        .and_where(Expr::col((o.clone(), order::Column::PlacedAt)).lt(last_end))
+        .and_where(Expr::col((o, order::Column::PlacedAt)).lte(now))
+        .group_by_col((a.clone(), assignment::Column::Id))
+        .group_by_col((a, assignment::Column::Variant))
+        .to_owned();
+    let bigint = || Alias::new("BIGINT");
+    let sums = Query::select()
+        .column(Alias::new("variant"))
+        .expr_as(Func::cast_as(Func::count(Expr::col(Alias::new("variant"))), bigint()), Alias::new("purchasers"))
+        .expr_as(Func::cast_as(Func::sum(Expr::col(orders)), bigint()), Alias::new("orders"))
+        .expr_as(Func::cast_as(Func::sum(Expr::col(revenue.clone())), bigint()), Alias::new("revenue"))
+        .expr_as(
+            Func::sum(
+                Func::cast_as(Expr::col(revenue.clone()), Alias::new("DOUBLE PRECISION")).mul(Expr::col(revenue)),
+            ),
+            Alias::new("revenue_squares"),
+        )
+        .from_subquery(per_buyer, Alias::new("per_buyer"))
+        .group_by_col(Alias::new("variant"))
+        .to_owned();
+    let buyers: HashMap<String, BuyerSums> = BuyerSums::find_by_statement(db.get_database_backend().build(&sums))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|b| (b.variant.clone(), b))
+        .collect();
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    let tallies: HashMap<String, Tally> = customers
+        .into_iter()
+        .map(|(variant, assigned)| {
+            let n = count(assigned);
+            let tally = match buyers.get(&variant) {
+                Some(b) => Tally {
+                    customers: n,
+                    purchasers: count(b.purchasers),
+                    orders: count(b.orders),
+                    revenue_minor: i128::from(b.revenue),
+                    revenue: Sample::from_moments(n, b.revenue as f64, b.revenue_squares),
+                },
+                None => Tally { customers: n, revenue: Sample::from_moments(n, 0.0, 0.0), ..Tally::default() },
+            };
+            (variant, tally)
+        })
+        .collect();
     let variants = variants(experiment)?;
     let analysis = analyse(&variants, &experiment.control_variant, experiment.success_metric, &tallies, confidence);
-    Ok(Results { analysis, observed_until, complete: last_end <= now })
+    Ok(Results { analysis, observed_until: std::cmp::min(now, last_end), complete: last_end <= now })
 }
 
 #[cfg(test)]
@@ -646,11 +686,16 @@ mod tests {
     }
 
     fn tally(values: &[i64]) -> Tally {
-        let mut t = Tally::default();
-        for v in values {
-            t.add(u64::from(*v > 0), *v);
+        let n = values.len() as u64;
+        let sum: i64 = values.iter().sum();
+        let squares: f64 = values.iter().map(|v| (*v as f64).powi(2)).sum();
+        Tally {
+            customers: n,
+            purchasers: values.iter().filter(|v| **v > 0).count() as u64,
+            orders: values.iter().filter(|v| **v > 0).count() as u64,
+            revenue_minor: i128::from(sum),
+            revenue: Sample::from_moments(n, sum as f64, squares),
         }
-        t
     }
 
     #[test]

@@ -114,6 +114,15 @@ async fn a_campaign_tested_against_its_control(app: TestApp) {
     assert_eq!(treated["significant"], expected.p_value < 0.05);
     let revenue: f64 = treated["revenuePerCustomerVsControl"]["difference"].as_str().unwrap().parse().unwrap();
     assert!((revenue - (25.0 - 20.0 / nc as f64)).abs() < 0.006, "{treated}");
+    // In minor units: one control customer spent 2,000, the rest nothing; every treated one 2,500.
+    let spend = stats::compare_means(
+        &stats::Sample::from_moments(nc, 2_000.0, 2_000.0 * 2_000.0),
+        &stats::Sample::from_moments(nt, 2_500.0 * nt as f64, 2_500.0 * 2_500.0 * nt as f64),
+        0.95,
+    )
+    .unwrap();
+    let p_value = treated["revenuePerCustomerVsControl"]["pValue"].as_f64().unwrap();
+    assert!((p_value - spend.p_value).abs() < 1e-9, "{p_value} vs {spend:?}");
 
     // After every window has closed the numbers are final and a significant winner is named.
     let model = service::get(app.db(), tenant.workspace.id, id.parse().unwrap()).await.unwrap();
