@@ -43,10 +43,6 @@ impl Sample {
     }
 }
 
-fn standard_normal() -> Normal {
-    Normal::new(0.0, 1.0).expect("the standard normal is valid")
-}
-
 fn lift(difference: f64, control: f64) -> Option<f64> {
     (control != 0.0).then(|| difference / control)
 }
@@ -64,9 +60,9 @@ pub fn compare_proportions(control: (u64, u64), treatment: (u64, u64), confidenc
     let pooled = (kc + kt) as f64 / (nc + nt);
     let null_se = (pooled * (1.0 - pooled) * (1.0 / nc + 1.0 / nt)).sqrt();
     // Everyone or no one succeeded in both: the rates are equal, nothing to test.
-    let p_value = if null_se > 0.0 { 2.0 * standard_normal().sf((difference / null_se).abs()) } else { 1.0 };
+    let p_value = if null_se > 0.0 { 2.0 * Normal::standard().sf((difference / null_se).abs()) } else { 1.0 };
     let se = (pc * (1.0 - pc) / nc + pt * (1.0 - pt) / nt).sqrt();
-    let z = standard_normal().inverse_cdf(0.5 + confidence / 2.0);
+    let z = Normal::standard().inverse_cdf(0.5 + confidence / 2.0);
     Some(Comparison {
         difference,
         relative_lift: lift(difference, pc),
