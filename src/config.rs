@@ -76,6 +76,31 @@ pub struct ServeArgs {
     #[arg(long, env = "VAFA_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
 
+    /// Seconds `serve` waits for an unreachable database at start, retrying, before it gives up.
+    #[arg(long, env = "VAFA_DATABASE_WAIT", default_value_t = 60)]
+    pub database_wait: u64,
+
+    /// Most TCP connections (WebSockets included) served at once; more wait in the backlog.
+    #[arg(long, env = "VAFA_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Seconds a client gets to send a request's headers, and an idle keep-alive connection to
+    /// start its next request, before the connection is closed.
+    #[arg(long, env = "VAFA_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+
+    /// Most GraphQL requests in progress at once; more get 503 with `Retry-After`.
+    #[arg(long, env = "VAFA_MAX_IN_FLIGHT", default_value_t = 512)]
+    pub max_in_flight: usize,
+
+    /// Seconds a WebSocket gets to send `connection_init` (closed with 4408 otherwise).
+    #[arg(long, env = "VAFA_WS_INIT_TIMEOUT", default_value_t = 10)]
+    pub ws_init_timeout: u64,
+
+    /// Most subscriptions one WebSocket may run at once.
+    #[arg(long, env = "VAFA_MAX_SUBSCRIPTIONS_PER_SOCKET", default_value_t = 100)]
+    pub max_subscriptions_per_socket: usize,
+
     /// Seconds between background job runs (follow-up rules, lifecycle sweep); 0 disables them.
     #[arg(long, env = "VAFA_JOB_INTERVAL_SECS", default_value_t = 300)]
     pub job_interval_secs: u64,
@@ -127,6 +152,7 @@ pub struct HttpSettings {
     pub introspection: bool,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    pub connections: ConnectionLimits,
 }
 
 impl Default for HttpSettings {
@@ -137,6 +163,29 @@ impl Default for HttpSettings {
             introspection: true,
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            connections: ConnectionLimits::default(),
+        }
+    }
+}
+
+/// What one client may hold of the server's sockets and workers.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionLimits {
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+    pub max_in_flight: usize,
+    pub ws_init_timeout: Duration,
+    pub max_subscriptions_per_socket: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_connections: 10_000,
+            header_read_timeout: Duration::from_secs(10),
+            max_in_flight: 512,
+            ws_init_timeout: Duration::from_secs(10),
+            max_subscriptions_per_socket: 100,
         }
     }
 }
@@ -153,6 +202,7 @@ impl DatabaseArgs {
             None => {
                 ensure_dir(&self.data_dir)?;
                 let file = self.data_dir.join("vafa.db");
+                make_private(&file)?;
                 Ok(format!("sqlite://{}?mode=rwc", file.display()))
             }
         }
@@ -196,6 +246,17 @@ impl ServeArgs {
         if self.request_timeout == 0 {
             bail!("VAFA_REQUEST_TIMEOUT must be at least 1 second");
         }
+        for (name, value) in [
+            ("VAFA_MAX_CONNECTIONS", self.max_connections as u64),
+            ("VAFA_HEADER_TIMEOUT", self.header_timeout),
+            ("VAFA_MAX_IN_FLIGHT", self.max_in_flight as u64),
+            ("VAFA_WS_INIT_TIMEOUT", self.ws_init_timeout),
+            ("VAFA_MAX_SUBSCRIPTIONS_PER_SOCKET", self.max_subscriptions_per_socket as u64),
+        ] {
+            if value == 0 {
+                bail!("{name} must be at least 1");
+            }
+        }
         for origin in &self.cors_origins {
             if origin != "*" && origin.parse::<http::HeaderValue>().is_err() {
                 bail!("VAFA_CORS_ORIGINS contains an invalid origin: {origin:?}");
@@ -210,6 +271,13 @@ impl ServeArgs {
                 introspection: self.introspection,
                 max_body_bytes: self.max_body_bytes,
                 request_timeout: Duration::from_secs(self.request_timeout),
+                connections: ConnectionLimits {
+                    max_connections: self.max_connections,
+                    header_read_timeout: Duration::from_secs(self.header_timeout),
+                    max_in_flight: self.max_in_flight,
+                    ws_init_timeout: Duration::from_secs(self.ws_init_timeout),
+                    max_subscriptions_per_socket: self.max_subscriptions_per_socket,
+                },
             },
         })
     }
@@ -219,8 +287,40 @@ pub fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
+/// Creates the data dir, readable by its owner only: it holds customer data and secrets.
 fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
-    fs::create_dir_all(dir).with_context(|| format!("cannot create data dir {}", dir.display()))
+    fs::create_dir_all(dir).with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make the data dir {} private", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Creates the embedded database file owner-only (SQLite gives its `-wal` and `-shm` files the
+/// database file's mode), and makes existing ones owner-only.
+fn make_private(database: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(database)
+            .with_context(|| format!("cannot create {}", database.display()))?;
+        for suffix in ["", "-wal", "-shm"] {
+            let path = PathBuf::from(format!("{}{suffix}", database.display()));
+            if path.exists() {
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("cannot make {} private", path.display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads the embedded-mode secret, generating it (owner-only permissions) on first run.
@@ -228,7 +328,10 @@ fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     ensure_dir(data_dir)?;
     let path = data_dir.join(SECRET_FILE);
     match fs::read_to_string(&path) {
-        Ok(text) => Ok(text.trim().as_bytes().to_vec()),
+        Ok(text) => {
+            refuse_if_shared(&path)?;
+            Ok(text.trim().as_bytes().to_vec())
+        }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             let mut bytes = [0u8; 48];
             rand::rng().fill_bytes(&mut bytes);
@@ -243,6 +346,23 @@ fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
         }
         Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
     }
+}
+
+/// A signing secret others can read lets them mint tokens: refuse to use it.
+fn refuse_if_shared(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "{} is readable by other users (mode {mode:o}); make it private with `chmod 600 {}`",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -272,6 +392,13 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = fs::metadata(dir.path().join(SECRET_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(dir.path()), 0o700);
+            assert_eq!(mode(&dir.path().join("vafa.db")), 0o600);
+            // A secret file others can read is refused, with the fix in the message.
+            fs::set_permissions(dir.path().join(SECRET_FILE), fs::Permissions::from_mode(0o644)).unwrap();
+            let err = auth(None).resolve(&db, &url).unwrap_err().to_string();
+            assert!(err.contains("chmod 600"), "{err}");
         }
     }
 

@@ -39,7 +39,40 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None).await.context("database migration failed")
 }
 
-/// A cheap round trip, for readiness checks.
+/// How long one start-up connection attempt may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// [`connect`], retried with backoff for up to `patience` while the database is unreachable
+/// (the server may start before its database during a restart or an outage).
+pub async fn connect_when_up(url: &str, patience: Duration) -> anyhow::Result<DatabaseConnection> {
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(250);
+    let mut attempt = 1u32;
+    loop {
+        // Short attempts: an unreachable database is retried, not waited on for the pool's 10 s.
+        let attempt_result = match tokio::time::timeout(ATTEMPT_TIMEOUT, connect(url)).await {
+            Ok(result) => result,
+            Err(_) => Err(anyhow::anyhow!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs())),
+        };
+        match attempt_result {
+            Ok(db) => return Ok(db),
+            Err(err) if started.elapsed() + delay < patience => {
+                tracing::warn!(attempt, error = %format!("{err:#}"), retry_in = ?delay, "database not reachable yet");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+                attempt += 1;
+            }
+            Err(err) => {
+                return Err(err.context(format!("the database was still unreachable after {} s", patience.as_secs())));
+            }
+        }
+    }
+}
+
+/// How long a readiness check waits for the database before calling it unavailable.
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A cheap round trip, for readiness checks; false when it does not come back within a second.
 pub async fn ping(db: &DatabaseConnection) -> bool {
-    db.ping().await.is_ok()
+    matches!(tokio::time::timeout(PING_TIMEOUT, db.ping()).await, Ok(Ok(())))
 }

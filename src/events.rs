@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use crate::graphql::AppError;
+
 /// The PostgreSQL notification channel.
 const CHANNEL: &str = "vafa_events";
 /// Events a slow subscriber may fall behind by before it misses some.
@@ -30,14 +32,25 @@ pub enum Event {
     /// A loyalty account's balance, pending points, debt or tier changed.
     #[serde(rename_all = "camelCase")]
     LoyaltyAccountChanged { workspace_id: Uuid, account_id: Uuid },
+    /// A user was deactivated, an API key revoked or a customer deleted: live sockets of that
+    /// `subject` (a user, key or customer id) re-check their credentials.
+    #[serde(rename_all = "camelCase")]
+    AccessRevoked { workspace_id: Uuid, subject: Uuid },
+    /// Local only: this instance may have missed events (its `LISTEN` connection was lost, or a
+    /// subscriber fell behind). Never published.
+    #[serde(skip)]
+    Gap,
 }
 
 impl Event {
-    pub fn workspace_id(&self) -> Uuid {
+    /// The workspace the event belongs to; `None` for a [`Event::Gap`], which concerns all.
+    pub fn workspace_id(&self) -> Option<Uuid> {
         match self {
             Event::TicketEvent { workspace_id, .. }
             | Event::SlaAlert { workspace_id, .. }
-            | Event::LoyaltyAccountChanged { workspace_id, .. } => *workspace_id,
+            | Event::LoyaltyAccountChanged { workspace_id, .. }
+            | Event::AccessRevoked { workspace_id, .. } => Some(*workspace_id),
+            Event::Gap => None,
         }
     }
 }
@@ -88,22 +101,31 @@ pub fn rollback_to(mark: Option<usize>) {
     }
 }
 
-/// The next event of `workspace_id`; skips what a slow subscriber missed rather than ending the
-/// subscription.
+/// The next event of `workspace_id`, or `EVENTS_MISSED` when some may have been lost (the
+/// subscriber fell behind, or the cross-instance connection was down): the subscription goes
+/// on, and the client knows to reload what it shows. `None` once the bus is gone.
 pub async fn next_of_workspace(
     receiver: &mut broadcast::Receiver<Arc<Event>>,
     workspace_id: Uuid,
-) -> Option<Arc<Event>> {
+) -> Option<Result<Arc<Event>, AppError>> {
     loop {
         match receiver.recv().await {
-            Ok(event) if event.workspace_id() == workspace_id => return Some(event),
-            Ok(_) => {}
-            Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "a subscriber fell behind and missed events")
+            Ok(event) => match event.workspace_id() {
+                Some(id) if id == workspace_id => return Some(Ok(event)),
+                Some(_) => {}
+                None => return Some(Err(missed())),
+            },
+            Err(broadcast::error::RecvError::Lagged(count)) => {
+                tracing::warn!(missed = count, "a subscriber fell behind and missed events");
+                return Some(Err(missed()));
             }
             Err(broadcast::error::RecvError::Closed) => return None,
         }
     }
+}
+
+fn missed() -> AppError {
+    AppError::EventsMissed("some events may have been missed; reload what you show".to_owned())
 }
 
 /// Fans events out to this instance's subscribers.
@@ -201,6 +223,8 @@ impl EventBus {
                         Err(err) => tracing::warn!(error = %err, "event listener cannot reconnect yet"),
                     }
                 };
+                // What other instances published meanwhile is gone: tell the subscribers.
+                let _ = local.send(Arc::new(Event::Gap));
             }
         })))
     }
@@ -212,9 +236,10 @@ async fn connect(pool: &sea_orm::sqlx::PgPool) -> Result<PgListener, sea_orm::sq
     Ok(listener)
 }
 
+/// Hands notifications to local subscribers until the connection is lost. `try_recv`, not
+/// `recv`: `recv` reconnects by itself and drops what was published meanwhile without a word.
 async fn forward(listener: &mut PgListener, local: &broadcast::Sender<Arc<Event>>) -> Result<(), sea_orm::sqlx::Error> {
-    loop {
-        let notification = listener.recv().await?;
+    while let Some(notification) = listener.try_recv().await? {
         match serde_json::from_str::<Event>(notification.payload()) {
             Ok(event) => {
                 let _ = local.send(Arc::new(event));
@@ -222,4 +247,5 @@ async fn forward(listener: &mut PgListener, local: &broadcast::Sender<Arc<Event>
             Err(err) => tracing::warn!(error = %err, "ignoring a malformed event"),
         }
     }
+    Ok(())
 }

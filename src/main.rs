@@ -200,8 +200,11 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.settings()?;
-    let db = db::connect(&settings.database_url).await?;
+    let db = db::connect_when_up(&settings.database_url, std::time::Duration::from_secs(args.database_wait)).await?;
     db::migrate(&db).await?;
+    if let Some(limit) = http::raise_open_files_limit() {
+        tracing::debug!(limit, "open files limit");
+    }
     let state = AppState::new(db, settings.jwt.clone(), settings.http.clone());
     let listener =
         tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
@@ -217,7 +220,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         jobs::spawn_sla(state.clone(), std::time::Duration::from_secs(args.sla_interval_secs));
     }
     tracing::info!(%address, database = %redact(&settings.database_url), "Vafa is listening");
-    http::serve(listener, build_app(state), shutdown_signal()).await?;
+    let connections = state.http().connections;
+    http::serve(listener, build_app(state), connections, shutdown_signal()).await?;
     tracing::info!("shut down cleanly");
     Ok(())
 }
@@ -282,7 +286,15 @@ fn redact(url: &str) -> String {
 }
 
 fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("VAFA_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let mut filter =
+        EnvFilter::try_from_env("VAFA_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    // These libraries trace raw frames and headers, credentials included (a WebSocket's
+    // `connection_init`, `Authorization`): never below info, whatever VAFA_LOG asks.
+    for quiet in ["tungstenite=info", "tokio_tungstenite=info", "hyper=info", "hyper_util=info", "h2=info"] {
+        if let Ok(directive) = quiet.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Pretty => builder.init(),

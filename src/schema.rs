@@ -18,7 +18,7 @@ use crate::{
     experiments::{CustomerExperiments, ExperimentLoader, ExperimentMutation, ExperimentQuery},
     feedback::{CustomerFeedback, FeedbackMutation},
     follow_ups::{CustomerFollowUps, FollowUpMutation, FollowUpQuery},
-    graphql::children::ChildrenLoader,
+    graphql::{children::ChildrenLoader, limits::RequestLimits},
     interactions::{CustomerInteractions, InteractionMutation, LeadInteractions},
     leads::{LeadMutation, LeadQuery},
     loyalty::{
@@ -90,16 +90,11 @@ pub struct Subscription(TicketSubscription, LoyaltySubscription);
 
 pub type VafaSchema = Schema<Query, Mutation, Subscription>;
 
-/// Deepest query accepted. GraphiQL's own introspection query needs about 13.
-pub const MAX_DEPTH: usize = 16;
-/// Highest complexity accepted; list fields multiply their selection by the page size.
-pub const MAX_COMPLEXITY: usize = 5_000;
-
 /// The schema; without state (for `export-schema`) it can only describe itself.
 pub fn build(state: Option<AppState>, introspection: bool) -> VafaSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription::default())
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+        // Depth and complexity are checked by `RequestLimits`, which says by how much.
+        .extension(RequestLimits)
         .limit_recursive_depth(32);
     if !introspection {
         builder = builder.disable_introspection();

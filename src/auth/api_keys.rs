@@ -101,6 +101,7 @@ pub async fn revoke<C: ConnectionTrait>(
     active.revoked_at = Set(Some(now));
     active.updated_at = Set(now);
     let key = active.update(db).await?;
+    crate::events::raise(crate::events::Event::AccessRevoked { workspace_id, subject: key.id });
     audit::record(db, workspace_id, actor, "api_key.revoke", "api_key", Some(key.id), json!({})).await?;
     Ok(key)
 }

@@ -159,6 +159,15 @@ impl Principal {
     }
 
     /// How this principal appears in the audit log.
+    /// The user, API key or customer this principal is.
+    pub fn subject(&self) -> Uuid {
+        match self {
+            Principal::Staff { user_id, .. } => *user_id,
+            Principal::Integration { api_key_id, .. } => *api_key_id,
+            Principal::Customer { customer_id, .. } => *customer_id,
+        }
+    }
+
     pub fn actor(&self) -> Actor {
         match self {
             Principal::Staff { user_id, .. } => Actor { kind: ActorKind::User, id: Some(*user_id) },
@@ -206,6 +215,16 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> AppResult<O
         .filter(|u| u.workspace_id == claims.ws && u.active)
         .ok_or_else(|| AppError::Unauthenticated("the token's user is unknown or deactivated".to_owned()))?;
     Ok(Some(Principal::Staff { user_id: user.id, workspace_id: user.workspace_id, role: user.role }))
+}
+
+/// When the access token in `header` expires (API keys do not).
+pub fn access_token_expiry(state: &AppState, header: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let token = header.strip_prefix("Bearer ")?.trim();
+    if token.starts_with(api_keys::KEY_PREFIX) {
+        return None;
+    }
+    let claims = state.jwt().verify_access(token).ok()?;
+    chrono::DateTime::from_timestamp(claims.exp, 0)
 }
 
 #[cfg(test)]

@@ -639,6 +639,7 @@ impl CustomerQuery {
     }
 
     /// Everything held about a person, for a data-subject access request (admins, managers).
+    #[graphql(complexity = "crate::graphql::limits::HEAVY_FIELD_COST + child_complexity")]
     async fn export_customer_data(
         &self,
         ctx: &Context<'_>,

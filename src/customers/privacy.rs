@@ -115,6 +115,7 @@ pub async fn merge<C: ConnectionTrait>(
     gone.updated_at = Set(now);
     let gone = gone.update(db).await?;
     crate::metrics::activity::store(db, &gone, &[]).await?;
+    crate::events::raise(crate::events::Event::AccessRevoked { workspace_id, subject: gone.id });
 
     let mut active = survivor.clone().into_active_model();
     macro_rules! fill {
@@ -218,6 +219,9 @@ pub async fn soft_delete<C: ConnectionTrait>(
     active.deleted_at = Set(deleted.then_some(now));
     active.updated_at = Set(now);
     let c = active.update(db).await?;
+    if deleted {
+        crate::events::raise(crate::events::Event::AccessRevoked { workspace_id, subject: c.id });
+    }
     // Deleted customers leave the metrics; restored ones come back with their orders.
     crate::metrics::activity::refresh(db, &c).await?;
     let action = if deleted { "customer.delete" } else { "customer.restore" };
@@ -292,6 +296,7 @@ pub async fn erase<C: ConnectionTrait>(
     active.erased_at = Set(Some(now));
     active.updated_at = Set(now);
     let c = active.update(db).await?;
+    crate::events::raise(crate::events::Event::AccessRevoked { workspace_id, subject: c.id });
     customer_note::Entity::delete_many().filter(customer_note::Column::CustomerId.eq(id)).exec(db).await?;
     customer_tag::Entity::delete_many().filter(customer_tag::Column::CustomerId.eq(id)).exec(db).await?;
     interaction::Entity::update_many()

@@ -94,8 +94,8 @@ impl Experiment {
 
     /// Each treatment against the control so far; null for a draft. Significance is judged on the
     /// success metric with Holm's correction across treatments, at `confidenceLevel`. It reads every
-    /// assignment and their orders, so it weighs as much as a page of 50 in query complexity.
-    #[graphql(complexity = 50)]
+    /// assignment and their orders, so it is a heavy field in query complexity.
+    #[graphql(complexity = "crate::graphql::limits::HEAVY_FIELD_COST + child_complexity")]
     async fn results(
         &self,
         ctx: &Context<'_>,
@@ -483,6 +483,7 @@ impl ExperimentMutation {
 
     /// Splits the audience between the variants (once; each customer's window starts now) and
     /// schedules the variants' follow-ups.
+    #[graphql(complexity = "crate::graphql::limits::HEAVY_FIELD_COST + child_complexity")]
     async fn start_experiment(
         &self,
         ctx: &Context<'_>,

@@ -30,6 +30,8 @@ pub enum AppError {
     InsufficientPoints(String),
     /// Too little data for a statistical model.
     InsufficientData(String),
+    /// A live subscription may have missed events; it goes on.
+    EventsMissed(String),
     RateLimited {
         message: String,
         retry_after_secs: u64,
@@ -59,6 +61,7 @@ impl AppError {
             AppError::InvalidTransition(_) => "INVALID_TRANSITION",
             AppError::InsufficientPoints(_) => "INSUFFICIENT_POINTS",
             AppError::InsufficientData(_) => "INSUFFICIENT_DATA",
+            AppError::EventsMissed(_) => "EVENTS_MISSED",
             AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::Internal(_) => "INTERNAL",
         }
@@ -72,7 +75,8 @@ impl AppError {
             | AppError::Conflict(m)
             | AppError::InvalidTransition(m)
             | AppError::InsufficientPoints(m)
-            | AppError::InsufficientData(m) => m.clone(),
+            | AppError::InsufficientData(m)
+            | AppError::EventsMissed(m) => m.clone(),
             AppError::NotFound { entity } => format!("{entity} not found"),
             AppError::BadUserInput { message, .. } => message.clone(),
             AppError::RateLimited { message, .. } => message.clone(),

@@ -7,6 +7,7 @@ pub mod context;
 pub mod error;
 pub mod filter;
 pub mod ids;
+pub mod limits;
 
 pub use context::{RequestContext, authorize, authorize_or_customer, loader, principal, state};
 pub use error::{AppError, AppResult};

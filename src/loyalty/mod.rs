@@ -942,7 +942,7 @@ impl LoyaltySubscription {
         &self,
         ctx: &Context<'_>,
         account_id: ID,
-    ) -> async_graphql::Result<impl futures_util::Stream<Item = LoyaltyAccount> + use<>> {
+    ) -> async_graphql::Result<impl futures_util::Stream<Item = async_graphql::Result<LoyaltyAccount>> + use<>> {
         let principal = crate::graphql::authorize_or_customer(ctx, Permission::ReadCustomers)?;
         let workspace_id = principal.workspace_id();
         let account_id = parse_id(&account_id, "accountId")?;
@@ -954,12 +954,15 @@ impl LoyaltySubscription {
         let receiver = app.events().subscribe();
         Ok(futures_util::stream::unfold((receiver, app), move |(mut receiver, app)| async move {
             loop {
-                let event = crate::events::next_of_workspace(&mut receiver, workspace_id).await?;
+                let event = match crate::events::next_of_workspace(&mut receiver, workspace_id).await? {
+                    Ok(event) => event,
+                    Err(missed) => return Some((Err(missed.into()), (receiver, app))),
+                };
                 if *event != (crate::events::Event::LoyaltyAccountChanged { workspace_id, account_id }) {
                     continue;
                 }
                 match service::get(app.db(), workspace_id, account_id).await {
-                    Ok(account) => return Some((LoyaltyAccount(account), (receiver, app))),
+                    Ok(account) => return Some((Ok(LoyaltyAccount(account)), (receiver, app))),
                     // Merged away or deleted: nothing more will come.
                     Err(AppError::NotFound { .. }) => return None,
                     Err(err) => tracing::warn!(error = ?err, "cannot load a changed loyalty account"),

@@ -279,6 +279,7 @@ pub struct ComplaintImpactQuery;
 impl ComplaintImpactQuery {
     /// Churn and value of the customers active at `from` who complained during `[from, to)`
     /// against those who did not, and by how fast the complaints were resolved.
+    #[graphql(complexity = "crate::graphql::limits::HEAVY_FIELD_COST + child_complexity")]
     async fn complaint_impact(
         &self,
         ctx: &Context<'_>,

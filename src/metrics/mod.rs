@@ -650,6 +650,7 @@ impl MetricsMutation {
     /// Fits BG/NBD and Gamma-Gamma on the completed orders placed on or before `observationEnd`
     /// (METRICS.md §9–12) and makes the fit current. `INSUFFICIENT_DATA` below 100 customers or 20
     /// repeat buyers.
+    #[graphql(complexity = "crate::graphql::limits::HEAVY_FIELD_COST + child_complexity")]
     async fn refit_predictive_models(
         &self,
         ctx: &Context<'_>,
@@ -874,6 +875,7 @@ pub struct MetricsQuery;
 #[Object]
 impl MetricsQuery {
     /// Retention, churn, purchase and lead-conversion metrics per period (METRICS.md §1, §2, §5).
+    #[graphql(complexity = "crate::graphql::limits::HEAVY_FIELD_COST + child_complexity")]
     async fn retention_metrics(
         &self,
         ctx: &Context<'_>,
@@ -888,6 +890,7 @@ impl MetricsQuery {
     }
 
     /// The Pareto view (revenue share of the top customers) and the population historical CLV.
+    #[graphql(complexity = "crate::graphql::limits::HEAVY_FIELD_COST + child_complexity")]
     async fn customer_value(&self, ctx: &Context<'_>) -> async_graphql::Result<CustomerValue> {
         let principal = authorize(ctx, Permission::ReadCustomers)?;
         let now = Utc::now();
@@ -923,6 +926,7 @@ impl MetricsQuery {
     }
 
     /// Loyalty KPIs (points liability, earn and burn, redemption rate, members, tiers) per period.
+    #[graphql(complexity = "crate::graphql::limits::HEAVY_FIELD_COST + child_complexity")]
     async fn loyalty_metrics(&self, ctx: &Context<'_>, input: PeriodInput) -> async_graphql::Result<LoyaltyMetrics> {
         let principal = authorize(ctx, Permission::ReadCustomers)?;
         let db = state(ctx).db();
@@ -958,6 +962,7 @@ impl MetricsQuery {
     }
 
     /// NPS and CSAT per period and for a segment (METRICS.md §4).
+    #[graphql(complexity = "crate::graphql::limits::HEAVY_FIELD_COST + child_complexity")]
     async fn satisfaction_metrics(
         &self,
         ctx: &Context<'_>,
@@ -989,6 +994,7 @@ impl MetricsQuery {
 
     /// RFM quintile scores (METRICS.md §7, ties share the lowest score of their block) summarised
     /// by segment, as of now. Per customer: `customer.rfm`.
+    #[graphql(complexity = "crate::graphql::limits::HEAVY_FIELD_COST + child_complexity")]
     async fn rfm(&self, ctx: &Context<'_>) -> async_graphql::Result<RfmReport> {
         use rfm::RfmSegment::*;
         let principal = authorize(ctx, Permission::ReadCustomers)?;
@@ -1059,6 +1065,7 @@ impl MetricsQuery {
 
     /// The cohort matrix (METRICS.md §6): cohorts by the period of their first completed order,
     /// one cell per later period up to the current one; future periods are left out.
+    #[graphql(complexity = "crate::graphql::limits::HEAVY_FIELD_COST + child_complexity")]
     async fn cohort_retention(
         &self,
         ctx: &Context<'_>,

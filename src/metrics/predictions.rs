@@ -107,7 +107,34 @@ pub async fn fit_models<C: ConnectionTrait>(
     let workspace = workspaces::service::get(db, workspace_id).await?;
     let customers = purchase_days(db, &workspace, observation_end, None).await?;
     let end = day_index(observation_end);
-    let summaries = data::summarise(&customers, end, unit)?;
+    // The fits are seconds of CPU on a large workspace: off the async workers, so other requests
+    // (and health checks) keep being served meanwhile.
+    let (bg, gg, holdout) = tokio::task::spawn_blocking(move || fit_all(&customers, end, unit, observation_end))
+        .await
+        .map_err(|err| AppError::Internal(err.into()))??;
+    Ok(prediction_model::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(workspace_id),
+        observation_end: Set(observation_end),
+        time_unit: Set(unit_name(unit).to_owned()),
+        customers: Set(bg.customers as i64),
+        bgnbd: Set(to_json(&bg)?),
+        gamma_gamma: Set(gg.as_ref().map(to_json).transpose()?),
+        holdout: Set(holdout.as_ref().map(to_json).transpose()?),
+        fitted_at: Set(now),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+}
+
+/// BG/NBD, Gamma-Gamma and the holdout check on the customers' purchase days (pure CPU work).
+fn fit_all(
+    customers: &[(Uuid, Vec<(i64, f64)>)],
+    end: i64,
+    unit: TimeUnit,
+    observation_end: NaiveDate,
+) -> AppResult<(BgNbdFit, Option<GammaGammaFit>, Option<Holdout>)> {
+    let summaries = data::summarise(customers, end, unit)?;
     let bg: BgNbdFit = bgnbd::fit(&data::group(&summaries), FitOptions::default())?;
     let gg: Option<GammaGammaFit> = match gamma_gamma::fit(&summaries, FitOptions::default()) {
         Ok(fit) => Some(fit),
@@ -118,7 +145,7 @@ pub async fn fit_models<C: ConnectionTrait>(
     let holdout_days = ((end - first_day) / HOLDOUT_SHARE).min(MAX_HOLDOUT_DAYS);
     let holdout = if holdout_days > 0 {
         let calibration_end = end - holdout_days;
-        let rows = data::calibration_holdout(&customers, calibration_end, end, unit)?;
+        let rows = data::calibration_holdout(customers, calibration_end, end, unit)?;
         let calibration: Vec<CustomerSummary<Uuid>> = rows.iter().map(|r| r.calibration).collect();
         // The check is extra: too little history before the split, or a degenerate calibration fit,
         // leaves it out rather than failing the fit itself.
@@ -136,19 +163,7 @@ pub async fn fit_models<C: ConnectionTrait>(
     } else {
         None
     };
-    Ok(prediction_model::ActiveModel {
-        id: Set(new_id()),
-        workspace_id: Set(workspace_id),
-        observation_end: Set(observation_end),
-        time_unit: Set(unit_name(unit).to_owned()),
-        customers: Set(bg.customers as i64),
-        bgnbd: Set(to_json(&bg)?),
-        gamma_gamma: Set(gg.as_ref().map(to_json).transpose()?),
-        holdout: Set(holdout.as_ref().map(to_json).transpose()?),
-        fitted_at: Set(now),
-        created_at: Set(now),
-        updated_at: Set(now),
-    })
+    Ok((bg, gg, holdout))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> AppResult<serde_json::Value> {

@@ -342,6 +342,7 @@ pub struct ComplaintReportQuery;
 #[Object]
 impl ComplaintReportQuery {
     /// Complaints filed in a period, grouped one way, with SLA, CSAT and repeat-complainer figures.
+    #[graphql(complexity = "crate::graphql::limits::HEAVY_FIELD_COST + child_complexity")]
     async fn complaint_report(
         &self,
         ctx: &Context<'_>,

@@ -87,7 +87,7 @@ impl TicketSubscription {
         &self,
         ctx: &Context<'_>,
         filter: Option<TicketEventsFilter>,
-    ) -> async_graphql::Result<impl Stream<Item = TicketEvent> + use<>> {
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<TicketEvent>> + use<>> {
         let principal = authorize(ctx, Permission::ReadTickets)?;
         let filter = filter.unwrap_or_default();
         let wanted = Wanted {
@@ -102,9 +102,12 @@ impl TicketSubscription {
         let workspace_id = principal.workspace_id();
         Ok(stream::unfold((receiver, app, wanted), move |(mut receiver, app, wanted)| async move {
             loop {
-                let event = crate::events::next_of_workspace(&mut receiver, workspace_id).await?;
+                let event = match crate::events::next_of_workspace(&mut receiver, workspace_id).await? {
+                    Ok(event) => event,
+                    Err(missed) => return Some((Err(missed.into()), (receiver, app, wanted))),
+                };
                 if let Some(item) = wanted_or_log(ticket_event_of(app.db(), &wanted, &event).await) {
-                    return Some((item, (receiver, app, wanted)));
+                    return Some((Ok(item), (receiver, app, wanted)));
                 }
             }
         }))
@@ -115,7 +118,7 @@ impl TicketSubscription {
         &self,
         ctx: &Context<'_>,
         filter: Option<SlaAlertsFilter>,
-    ) -> async_graphql::Result<impl Stream<Item = SlaEvent> + use<>> {
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<SlaEvent>> + use<>> {
         let principal = authorize(ctx, Permission::ReadTickets)?;
         let filter = filter.unwrap_or_default();
         let wanted = Wanted {
@@ -128,9 +131,12 @@ impl TicketSubscription {
         let workspace_id = principal.workspace_id();
         Ok(stream::unfold((receiver, app, wanted), move |(mut receiver, app, wanted)| async move {
             loop {
-                let event = crate::events::next_of_workspace(&mut receiver, workspace_id).await?;
+                let event = match crate::events::next_of_workspace(&mut receiver, workspace_id).await? {
+                    Ok(event) => event,
+                    Err(missed) => return Some((Err(missed.into()), (receiver, app, wanted))),
+                };
                 if let Some(item) = wanted_or_log(sla_alert_of(app.db(), &wanted, &event).await) {
-                    return Some((item, (receiver, app, wanted)));
+                    return Some((Ok(item), (receiver, app, wanted)));
                 }
             }
         }))

@@ -85,6 +85,7 @@ pub async fn deactivate<C: ConnectionTrait>(
     active.updated_at = Set(now);
     let user = active.update(db).await?;
     tokens::revoke_user(db, user.id).await?;
+    crate::events::raise(crate::events::Event::AccessRevoked { workspace_id, subject: user.id });
     audit::record(db, workspace_id, actor, "user.deactivate", "user", Some(user.id), json!({ "active": false }))
         .await?;
     Ok(user)

@@ -52,6 +52,26 @@ fn configuration_errors_are_clear_and_fatal() {
     }
 }
 
+#[test]
+fn an_unreachable_database_is_waited_for_then_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let output = vafa()
+        .arg("serve")
+        .env("VAFA_DATA_DIR", dir.path())
+        .env("VAFA_DATABASE_URL", "postgres://vafa:hunter22@127.0.0.1:1/vafa")
+        .env("VAFA_JWT_SECRET", "x".repeat(40))
+        .env("VAFA_DATABASE_WAIT", "5")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(started.elapsed() >= std::time::Duration::from_secs(4), "it retried before giving up: {stderr}");
+    assert!(stderr.contains("database not reachable yet"), "{stderr}");
+    assert!(stderr.contains("still unreachable after 5 s"), "{stderr}");
+    assert!(!stderr.contains("hunter22"), "the password is never logged: {stderr}");
+}
+
 /// Environment pointing the CLI at the test app's database and secret.
 fn env_for(app: &TestApp) -> Vec<(&'static str, String)> {
     vec![
@@ -133,6 +153,13 @@ async fn demo_mode_prints_a_working_token(app: TestApp) {
     assert_eq!(body["data"]["me"]["workspace"]["slug"], "demo");
     if app.backend == Backend::Sqlite {
         assert!(data_dir.path().join("vafa.db").exists(), "embedded database created in the data dir");
+        // Customer data and password hashes are the owner's alone.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |name: &str| std::fs::metadata(data_dir.path().join(name)).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode("").unwrap(), 0o700, "data dir");
+        for file in ["vafa.db", "vafa.db-wal", "vafa.db-shm", "jwt-secret"] {
+            assert_eq!(mode(file).unwrap(), 0o600, "{file}");
+        }
     }
 
     // SIGTERM shuts the server down cleanly.
@@ -142,4 +169,57 @@ async fn demo_mode_prints_a_working_token(app: TestApp) {
     assert!(status.success(), "exit status after SIGTERM: {status:?}");
 }
 
-db_tests!(administration_commands, demo_mode_prints_a_working_token);
+/// Even at `trace`, no credential reaches the log: not a header, not a WebSocket's
+/// `connection_init`.
+async fn tokens_never_reach_the_log(app: TestApp) {
+    let data_dir = tempfile::tempdir().unwrap();
+    let log = data_dir.path().join("server.log");
+    let mut command = vafa();
+    command
+        .arg("serve")
+        .arg("--demo")
+        .env("VAFA_BIND", "127.0.0.1:0")
+        .env("VAFA_DATA_DIR", data_dir.path().join("data"))
+        .env("VAFA_LOG", "trace")
+        .env("VAFA_JOB_INTERVAL_SECS", "0");
+    if app.backend == Backend::Postgres {
+        command.envs(env_for(&app));
+    }
+    let mut child = command.stdout(Stdio::piped()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut url, mut token) = (None, None);
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("GraphiQL: ") {
+            url = Some(rest.to_owned());
+        }
+        if let Some(rest) = line.strip_prefix("Access token: ") {
+            token = Some(rest.to_owned());
+            break;
+        }
+    }
+    let (url, token) = (url.expect("GraphiQL URL printed"), token.expect("token printed"));
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(json!({ "query": "{ me { email } }" }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let base = url.trim_end_matches("/graphql");
+    let mut socket = crate::support::subscribe(base, &token, "subscription { ticketEvents { kind } }").await;
+    let _ = futures_util::SinkExt::close(&mut socket).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    child.wait().unwrap();
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(written.contains("finished processing request"), "the log is verbose: {written}");
+    // The signature part is what makes a token usable.
+    let signature = token.rsplit('.').next().unwrap();
+    assert!(!written.contains(signature), "a token reached the log");
+}
+
+db_tests!(administration_commands, demo_mode_prints_a_working_token, tokens_never_reach_the_log);

@@ -144,7 +144,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let app = build_app(state.clone());
-        tokio::spawn(vafa::http::serve(listener, app, std::future::pending()));
+        tokio::spawn(vafa::http::serve(listener, app, state.http().connections, std::future::pending()));
         Some(TestApp {
             url,
             state,
@@ -278,7 +278,8 @@ impl TestApp {
         state.events().start_listener().await.expect("event listener");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(vafa::http::serve(listener, build_app(state), std::future::pending()));
+        let connections = state.http().connections;
+        tokio::spawn(vafa::http::serve(listener, build_app(state), connections, std::future::pending()));
         url
     }
 

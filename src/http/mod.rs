@@ -1,22 +1,27 @@
 //! HTTP: the GraphQL endpoint (GraphQL-over-HTTP), health checks and the middleware stack.
 
+mod server;
+mod websocket;
+
+pub use server::{ConnectionSlot, raise_open_files_limit, serve};
+
 use std::{net::SocketAddr, time::Duration};
 
 use async_graphql::{
-    Data,
-    http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource, parse_query_string},
+    http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource, WebSocketProtocols as Protocols, parse_query_string},
     parser::types::{DocumentOperations, OperationType},
 };
 use axum::{
     Router,
     body::{Body, to_bytes},
+    error_handling::HandleErrorLayer,
     extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
 };
 use serde_json::json;
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, limit::ConcurrencyLimitLayer, load_shed::LoadShedLayer};
 use tower_http::{
     compression::CompressionLayer,
     cors::{AllowOrigin, Any, CorsLayer},
@@ -28,7 +33,7 @@ use tracing::{Span, field::Empty};
 
 use crate::{
     AppState, auth, db,
-    graphql::{AppError, RequestContext},
+    graphql::{AppError, RequestContext, limits},
     schema::{self, VafaSchema},
 };
 
@@ -56,8 +61,14 @@ pub fn build_app(app: AppState) -> Router {
         .layer(cors(&settings.cors_origins))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout));
+    // Past `max_in_flight` GraphQL requests, shed load with 503 rather than queue without end;
+    // health checks stay outside so that they still answer.
+    let shedding = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(|_: tower::BoxError| async { overloaded() }))
+        .layer(LoadShedLayer::new())
+        .layer(ConcurrencyLimitLayer::new(settings.connections.max_in_flight));
     Router::new()
-        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/graphql", get(graphql_get).post(graphql_post).route_layer(shedding))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(HttpState { app, schema })
@@ -76,15 +87,15 @@ fn cors(origins: &[String]) -> CorsLayer {
     }
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+fn overloaded() -> Response {
+    let mut response = error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ResponseType::Json,
+        "OVERLOADED",
+        "the server is busy; retry shortly",
+    );
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -152,6 +163,15 @@ fn error_response(status: StatusCode, response_type: ResponseType, code: &str, m
     response
 }
 
+/// A request error (HTTP 400 for the modern media type, 200 for legacy JSON) with its extensions.
+fn request_error_response(response_type: ResponseType, error: async_graphql::ServerError) -> Response {
+    let status = if response_type == ResponseType::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let body = json!({ "errors": [error] });
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(response_type.content_type()));
+    response
+}
+
 async fn graphql_get(State(s): State<HttpState>, request: Request) -> Response {
     let headers = request.headers().clone();
     if headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
@@ -175,40 +195,29 @@ async fn graphql_get(State(s): State<HttpState>, request: Request) -> Response {
     execute(&s, request, gql, response_type, true).await
 }
 
-/// Subscriptions over `graphql-transport-ws` (and the legacy `graphql-ws`). Browsers cannot set
-/// headers on a WebSocket, so the token comes in `connection_init`:
-/// `{"authorization": "Bearer <token>"}` (or `{"token": "<token>"}`).
+/// Subscriptions: the upgrade here, the socket in [`websocket`].
 async fn graphql_ws(s: &HttpState, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
-    let protocol = match async_graphql_axum::GraphQLProtocol::from_request_parts(&mut parts, s).await {
-        Ok(protocol) => protocol,
-        Err(rejection) => return rejection.into_response(),
+    let Some(protocol) = parts
+        .headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|offered| offered.split(',').find_map(|p| p.trim().parse::<Protocols>().ok()))
+    else {
+        return StatusCode::BAD_REQUEST.into_response();
     };
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, s).await {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
+    // The socket keeps its connection's slot for as long as it lives.
+    let slot = parts.extensions.get::<server::ConnectionSlot>().cloned();
     let (schema, app) = (s.schema.clone(), s.app.clone());
-    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| {
-        async_graphql_axum::GraphQLWebSocket::new(socket, schema, protocol)
-            .on_connection_init(move |payload| async move { connection_data(&app, payload).await })
-            .serve()
+    let limits = app.http().connections;
+    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
+        websocket::serve(socket, schema, protocol, app, limits).await;
+        drop(slot);
     })
-}
-
-/// Authenticates a WebSocket connection once, from its `connection_init` payload.
-async fn connection_data(app: &AppState, payload: serde_json::Value) -> async_graphql::Result<Data> {
-    let field = |name: &str| payload.get(name).and_then(|v| v.as_str()).map(str::to_owned);
-    let header = field("authorization")
-        .or_else(|| field("Authorization"))
-        .or_else(|| field("token").map(|token| format!("Bearer {token}")));
-    let principal = auth::authenticate(app, header.as_deref())
-        .await?
-        .ok_or_else(|| AppError::Unauthenticated("send the token in connection_init".to_owned()))?;
-    let mut data = Data::default();
-    data.insert(RequestContext { principal: Some(principal), client_ip: None });
-    schema::insert_loaders(app, &mut data);
-    Ok(data)
 }
 
 async fn graphql_post(State(s): State<HttpState>, request: Request) -> Response {
@@ -279,7 +288,6 @@ async fn execute(
         );
     }
     let operation_name = gql.operation_name.clone();
-    let parsed = gql.parsed_query().is_ok();
     if let Ok(document) = gql.parsed_query() {
         let operation = match &document.operations {
             DocumentOperations::Single(op) => Some(op.node.ty),
@@ -296,6 +304,10 @@ async fn execute(
             );
             response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
             return response;
+        }
+        // The document's size is known before anything else, even who is asking.
+        if let Err(limit) = limits::check_document(document) {
+            return request_error_response(response_type, limit.into_server_error(None));
         }
     }
     if let Some(name) = &operation_name {
@@ -324,20 +336,11 @@ async fn execute(
     let client_ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let gql = schema::request_loaders(&s.app, gql.data(RequestContext { principal, client_ip }));
 
-    let mut result = s.app.events().collecting(s.schema.execute(gql)).await;
+    let result = s.app.events().collecting(s.schema.execute(gql)).await;
+    // Codes were assigned by `RequestLimits`; a request error has no `data` entry at all.
     let request_error = result.data == async_graphql::Value::Null
         && !result.errors.is_empty()
         && result.errors.iter().all(|e| e.path.is_empty());
-    if request_error {
-        // Parse and validation errors come without a code; give them the conventional ones.
-        let code = if parsed { "GRAPHQL_VALIDATION_FAILED" } else { "GRAPHQL_PARSE_FAILED" };
-        for error in &mut result.errors {
-            let extensions = error.extensions.get_or_insert_with(Default::default);
-            if extensions.get("code").is_none() {
-                extensions.set("code", code);
-            }
-        }
-    }
     let status = if request_error && response_type == ResponseType::GraphqlResponse {
         StatusCode::BAD_REQUEST
     } else {
