@@ -4,6 +4,7 @@ use chrono::Utc;
 use entity::workspace;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -64,6 +65,12 @@ pub async fn find_by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> AppResult<O
 
 pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<workspace::Model> {
     workspace::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("workspace"))
+}
+
+/// The workspace, row-locked until the transaction ends (PostgreSQL; SQLite serialises writers),
+/// for the rare changes that read workspace-wide state and write on it (exclusive experiments).
+pub async fn lock<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<workspace::Model> {
+    workspace::Entity::find_by_id(id).lock_exclusive().one(db).await?.ok_or_else(|| AppError::not_found("workspace"))
 }
 
 /// The workspace's time zone (validated when the workspace was created).

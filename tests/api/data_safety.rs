@@ -93,4 +93,39 @@ async fn concurrent_orders_refunds_and_cancellations_keep_statistics_exact(app: 
     assert_eq!(row.orders, 50);
 }
 
-db_tests!(concurrent_orders_refunds_and_cancellations_keep_statistics_exact);
+/// Ten exclusive experiments started at once split the audience instead of sharing customers:
+/// starts queue on the workspace, so the second sees the first's assignments.
+async fn concurrent_exclusive_experiments_share_no_customer(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = Some(tenant.admin_token.as_str());
+    for i in 0..20 {
+        app.customer(&tenant.admin_token, json!({ "name": format!("C{i}") })).await;
+    }
+    let create = "mutation($input: CreateExperimentInput!) { createExperiment(input: $input) { experiment { id } } }";
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"] {
+        let input = json!({ "input": { "name": name, "kind": "REACTIVATION",
+            "variants": [{ "name": "control" }, { "name": "call" }], "windowDays": 30 } });
+        ids.push(app.ok(token, create, input).await["createExperiment"]["experiment"]["id"].clone());
+    }
+    let start =
+        "mutation($input: StartExperimentInput!) { startExperiment(input: $input) { experiment { audienceSize } } }";
+    let started = join_all(ids.iter().map(|id| {
+        app.post(token, start, json!({ "input": { "experimentId": id, "maxCustomers": 2, "exclusive": true } }))
+    }))
+    .await;
+    for (status, body) in started {
+        assert!(status == 200 && body.get("errors").is_none(), "{body}");
+        assert_eq!(body["data"]["startExperiment"]["experiment"]["audienceSize"], 2);
+    }
+    let assigned = entity::experiment_assignment::Entity::find().all(app.db()).await.unwrap();
+    let mut customers: Vec<Uuid> = assigned.iter().map(|a| a.customer_id).collect();
+    customers.sort();
+    customers.dedup();
+    assert_eq!((assigned.len(), customers.len()), (20, 20), "every customer in exactly one test");
+}
+
+db_tests!(
+    concurrent_orders_refunds_and_cancellations_keep_statistics_exact,
+    concurrent_exclusive_experiments_share_no_customer,
+);
