@@ -309,7 +309,10 @@ pub async fn refresh_order_stats<C: ConnectionTrait>(db: &C, customer: customer:
     metrics::activity::store(db, &customer, &orders).await?;
     let mut active = customer.into_active_model();
     active.order_count = Set(i32::try_from(orders.len()).unwrap_or(i32::MAX));
-    active.total_spent_minor = Set(orders.iter().map(|(_, amount)| amount).sum());
+    let total = crate::money::sum_minor(orders.iter().map(|(_, amount)| *amount)).ok_or_else(|| {
+        AppError::Conflict("the customer's total spend would exceed the largest amount Vafa stores".to_owned())
+    })?;
+    active.total_spent_minor = Set(total);
     active.first_order_at = Set(orders.first().map(|(at, _)| *at));
     active.last_order_at = Set(orders.last().map(|(at, _)| *at));
     Ok(active.update(db).await?)

@@ -106,7 +106,8 @@ pub fn merge_days(mut placed: Vec<(i32, i64)>) -> Vec<PurchaseDay> {
         match days.last_mut() {
             Some(last) if last.day == day => {
                 last.orders += 1;
-                last.revenue_minor += amount;
+                // Saturating: a day would need millions of maximal orders to reach it.
+                last.revenue_minor = last.revenue_minor.saturating_add(amount);
             }
             _ => days.push(PurchaseDay { day, orders: 1, revenue_minor: amount }),
         }

@@ -125,7 +125,72 @@ async fn concurrent_exclusive_experiments_share_no_customer(app: TestApp) {
     assert_eq!((assigned.len(), customers.len()), (20, 20), "every customer in exactly one test");
 }
 
+/// Asserts a BAD_USER_INPUT error naming `field`.
+async fn assert_bad_input(app: &TestApp, token: Option<&str>, query: &str, variables: Value, field: &str) {
+    let (_, body) = app.post(token, query, variables).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+}
+
+/// Amounts are bounded by `money::MAX_MINOR` (10^12 minor units) and points by `MAX_POINTS`
+/// (10^12): beyond is BAD_USER_INPUT, never a wrapped total or an INTERNAL error.
+async fn money_and_points_beyond_the_limits_are_bad_input(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = Some(tenant.admin_token.as_str());
+    let ada = app.customer(&tenant.admin_token, json!({ "name": "Ada" })).await;
+    let placed = (Utc::now() - Duration::days(1)).to_rfc3339();
+    let order = |reference: &str, amount: &str| json!({ "input": { "customerId": ada, "externalRef": reference, "amount": amount, "placedAt": placed } });
+    for amount in ["92233720368547758.07", "10000000000.01"] {
+        assert_bad_input(&app, token, RECORD, order(amount, amount), "input.amount").await;
+    }
+    app.ok(token, RECORD, order("max-1", "10000000000.00")).await;
+    app.ok(token, RECORD, order("max-2", "10000000000.00")).await;
+    let stats = app.ok(token, STATS, json!({ "id": ada })).await;
+    assert_eq!(stats["customer"]["totalSpent"], "20000000000.00", "{stats}");
+
+    let account = stats["customer"]["loyaltyAccount"].clone();
+    assert!(account.is_object(), "{stats}");
+    let id = app
+        .ok(token, "query($id: ID!) { customer(id: $id) { loyaltyAccount { id } } }", json!({ "id": ada }))
+        .await["customer"]["loyaltyAccount"]["id"]
+        .clone();
+    let bonus = "mutation($input: ChangePointsInput!) { awardBonus(input: $input) { account { pointsBalance } } }";
+    let input = |points: i64, key: &str| json!({ "input": { "accountId": id, "points": points, "reason": "test", "idempotencyKey": key } });
+    assert_bad_input(&app, token, bonus, input(i64::MAX, "huge"), "input.points").await;
+    assert_bad_input(&app, token, bonus, input(1_000_000_000_001, "over"), "input.points").await;
+    let adjust = "mutation($input: ChangePointsInput!) { adjustPoints(input: $input) { account { pointsBalance } } }";
+    assert_bad_input(&app, token, adjust, input(i64::MIN, "min"), "input.points").await;
+    let reward = "mutation($input: RewardInput!) { createReward(input: $input) { reward { id } } }";
+    let reward_input = |cost: i64, value: &str| json!({ "input": { "name": "Voucher", "kind": "AMOUNT_DISCOUNT", "value": value, "costPoints": cost } });
+    assert_bad_input(&app, token, reward, reward_input(i64::MAX, "5.00"), "input.costPoints").await;
+    assert_bad_input(&app, token, reward, reward_input(100, "92233720368547758.07"), "input.value").await;
+}
+
+/// `expiringPoints(days:)` is bounded (1–3650), so a customer's token cannot make the server
+/// compute a date past the end of the calendar.
+async fn out_of_range_durations_are_bad_input(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = Some(tenant.admin_token.as_str());
+    let ada = app.customer(&tenant.admin_token, json!({ "name": "Ada" })).await;
+    let enrolled = app
+        .ok(
+            token,
+            "mutation($id: ID!) { enrollCustomer(input: { customerId: $id }) { account { id } } }",
+            json!({ "id": ada }),
+        )
+        .await;
+    let id = enrolled["enrollCustomer"]["account"]["id"].clone();
+    let expiring =
+        "query($id: ID!, $days: Int!) { loyaltyAccount(id: $id) { expiringPoints(days: $days) { points } } }";
+    for days in [0, 3651, 2_147_483_647] {
+        assert_bad_input(&app, token, expiring, json!({ "id": id, "days": days }), "days").await;
+    }
+    app.ok(token, expiring, json!({ "id": id, "days": 3650 })).await;
+}
+
 db_tests!(
+    money_and_points_beyond_the_limits_are_bad_input,
+    out_of_range_durations_are_bad_input,
     concurrent_orders_refunds_and_cancellations_keep_statistics_exact,
     concurrent_exclusive_experiments_share_no_customer,
 );
