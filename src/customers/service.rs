@@ -167,8 +167,8 @@ pub async fn create<C: ConnectionTrait>(
     active.external_ref = Set(external_ref);
     active.email = Set(email);
     active.phone = Set(phone);
-    active.birthday = Set(input.birthday);
-    active.anniversary = Set(input.anniversary);
+    active.birthday = Set(check_optional_date(input.birthday, "input.birthday")?);
+    active.anniversary = Set(check_optional_date(input.anniversary, "input.anniversary")?);
     active.source = Set(input.source);
     active.source_lead_id = Set(input.source_lead_id);
     active.owner_id = Set(input.owner_id);
@@ -225,10 +225,10 @@ pub async fn update<C: ConnectionTrait>(
         active.external_ref = Set(reference);
     }
     if let Some(birthday) = value_change(changes.birthday) {
-        active.birthday = Set(birthday);
+        active.birthday = Set(check_optional_date(birthday, "input.birthday")?);
     }
     if let Some(anniversary) = value_change(changes.anniversary) {
-        active.anniversary = Set(anniversary);
+        active.anniversary = Set(check_optional_date(anniversary, "input.anniversary")?);
     }
     if let Some(owner) = value_change(changes.owner_id) {
         if let Some(owner) = owner {
@@ -358,6 +358,25 @@ fn clean_tags(tags: &[String]) -> AppResult<Vec<String>> {
         return Err(AppError::bad_input("input.tags", "a tag has at most 64 characters"));
     }
     Ok(clean)
+}
+
+/// How far back a birthday (or anniversary) may lie.
+pub const MAX_AGE_YEARS: u32 = 120;
+
+/// A birthday or anniversary: not in the future and within the last [`MAX_AGE_YEARS`] years.
+pub fn check_past_date(date: NaiveDate, today: NaiveDate, field: &str) -> AppResult<NaiveDate> {
+    let earliest = today.checked_sub_months(chrono::Months::new(MAX_AGE_YEARS * 12)).unwrap_or(NaiveDate::MIN);
+    if date > today {
+        return Err(AppError::bad_input(field, "cannot be in the future"));
+    }
+    if date < earliest {
+        return Err(AppError::bad_input(field, format!("at most {MAX_AGE_YEARS} years ago")));
+    }
+    Ok(date)
+}
+
+fn check_optional_date(date: Option<NaiveDate>, field: &str) -> AppResult<Option<NaiveDate>> {
+    date.map(|d| check_past_date(d, Utc::now().date_naive(), field)).transpose()
 }
 
 pub fn normalize_external_ref(reference: &str, field: &str) -> AppResult<String> {

@@ -56,7 +56,8 @@ pub fn purchase_points(
         PointsRounding::Up => (numerator + denominator - 1) / denominator,
         PointsRounding::Nearest => (numerator + denominator / 2) / denominator,
     };
-    i64::try_from(points).unwrap_or(i64::MAX)
+    // Capped: the rate and multiplier are bounded, but a maximal order at the top rate is not a reason to refuse it.
+    i64::try_from(points).unwrap_or(i64::MAX).min(MAX_POINTS)
 }
 
 /// The most points one posting, reward, tier threshold or points setting may carry: far above any

@@ -51,11 +51,7 @@ pub async fn record<C: ConnectionTrait>(db: &C, workspace_id: Uuid, input: Order
     }
     let amount_minor = money::to_minor(input.amount, &currency, "input.amount")?;
     let external_ref = customers::service::normalize_external_ref(&input.external_ref, "input.externalRef")?;
-    // Both backends keep microseconds; compare retries at that precision.
-    let placed_at = input.placed_at.duration_trunc(Duration::microseconds(1)).unwrap_or(input.placed_at);
-    if placed_at > Utc::now() + Duration::minutes(5) {
-        return Err(AppError::bad_input("input.placedAt", "an order cannot be placed in the future"));
-    }
+    let placed_at = check_placed_at(input.placed_at, Utc::now(), "input.placedAt")?;
     // Before the insert: see `customers::service::lock`.
     let customer = customers::service::lock(db, workspace_id, input.customer_id).await?;
 
@@ -97,6 +93,22 @@ pub async fn record<C: ConnectionTrait>(db: &C, workspace_id: Uuid, input: Order
     loyalty::service::earn_for_order(db, &order, Actor::SYSTEM, now).await?;
     loyalty::referrals::on_order(db, &order, now).await?;
     Ok(Recorded { order, created: true })
+}
+
+/// Clock skew allowed for orders stamped by another system's clock.
+pub const MAX_PLACED_AHEAD: Duration = Duration::minutes(5);
+
+/// An order's time, truncated to the microseconds both backends keep (so retries compare equal):
+/// from 1970-01-01 (UTC) to `now` + [`MAX_PLACED_AHEAD`]. The API and the CSV import both use it.
+pub fn check_placed_at(placed_at: DateTime<Utc>, now: DateTime<Utc>, field: &str) -> AppResult<DateTime<Utc>> {
+    let placed_at = placed_at.duration_trunc(Duration::microseconds(1)).unwrap_or(placed_at);
+    if placed_at < DateTime::UNIX_EPOCH {
+        return Err(AppError::bad_input(field, "an order cannot be placed before 1970-01-01"));
+    }
+    if placed_at > now + MAX_PLACED_AHEAD {
+        return Err(AppError::bad_input(field, "an order cannot be placed in the future"));
+    }
+    Ok(placed_at)
 }
 
 /// COMPLETED → REFUNDED. A refunded order leaves every metric.

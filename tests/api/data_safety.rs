@@ -188,7 +188,54 @@ async fn out_of_range_durations_are_bad_input(app: TestApp) {
     app.ok(token, expiring, json!({ "id": id, "days": 3650 })).await;
 }
 
+/// Orders are placed between 1970-01-01 and now + 5 minutes; birthdays lie within the last 120
+/// years and not in the future; every workspace setting has a range. All BAD_USER_INPUT with the field.
+async fn dates_and_settings_out_of_range_are_bad_input(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = Some(tenant.admin_token.as_str());
+    let ada = app.customer(&tenant.admin_token, json!({ "name": "Ada" })).await;
+    for (n, placed) in ["0000-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "2099-01-01T00:00:00Z"].iter().enumerate() {
+        let input =
+            json!({ "customerId": ada, "externalRef": format!("old-{n}"), "amount": "1.00", "placedAt": placed });
+        assert_bad_input(&app, token, RECORD, json!({ "input": input }), "input.placedAt").await;
+    }
+    let input =
+        json!({ "customerId": ada, "externalRef": "epoch", "amount": "1.00", "placedAt": "1970-01-01T00:00:00Z" });
+    app.ok(token, RECORD, json!({ "input": input })).await;
+
+    let create = "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { id } } }";
+    let update = "mutation($input: UpdateCustomerInput!) { updateCustomer(input: $input) { customer { birthday } } }";
+    let next_year = (Utc::now() + Duration::days(366)).date_naive().to_string();
+    for birthday in ["0024-05-01", "2100-01-01", next_year.as_str()] {
+        let input = json!({ "input": { "name": "Old", "birthday": birthday } });
+        assert_bad_input(&app, token, create, input, "input.birthday").await;
+        let input = json!({ "input": { "customerId": ada, "birthday": birthday } });
+        assert_bad_input(&app, token, update, input, "input.birthday").await;
+    }
+    let data = app.ok(token, update, json!({ "input": { "customerId": ada, "birthday": "1950-02-28" } })).await;
+    assert_eq!(data["updateCustomer"]["customer"]["birthday"], "1950-02-28");
+
+    let settings =
+        "mutation($patch: JSON!) { updateWorkspaceSettings(input: { patch: $patch }) { activityWindowDays } }";
+    for (name, value) in [
+        ("activityWindowDays", json!(0)),
+        ("activityWindowDays", json!(100000)),
+        ("customerLifespanYears", json!(1e308)),
+        ("thankYouDelayHours", json!(i64::MAX)),
+        ("pointsPerCurrencyUnit", json!(i64::MAX)),
+        ("valuePer100PointsMinor", json!(i64::MAX)),
+        ("birthdayBonusPoints", json!(i64::MAX)),
+        ("pointsExpiryMonths", json!(u32::MAX)),
+    ] {
+        let patch = json!({ "patch": { name: value } });
+        assert_bad_input(&app, token, settings, patch, &format!("input.patch.{name}")).await;
+    }
+    let data = app.ok(token, settings, json!({ "patch": { "activityWindowDays": 3650 } })).await;
+    assert_eq!(data["updateWorkspaceSettings"]["activityWindowDays"], 3650);
+}
+
 db_tests!(
+    dates_and_settings_out_of_range_are_bad_input,
     money_and_points_beyond_the_limits_are_bad_input,
     out_of_range_durations_are_bad_input,
     concurrent_orders_refunds_and_cancellations_keep_statistics_exact,
