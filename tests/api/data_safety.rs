@@ -234,7 +234,103 @@ async fn dates_and_settings_out_of_range_are_bad_input(app: TestApp) {
     assert_eq!(data["updateWorkspaceSettings"]["activityWindowDays"], 3650);
 }
 
+/// Orders CSV with hostile rows: each bad row is refused with its physical line, the good rows
+/// import with exact statistics and purchase days, and a re-run adds nothing and succeeds.
+async fn hostile_order_rows_are_refused_per_line(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = Some(tenant.admin_token.as_str());
+    let long_ref = "x".repeat(100_000);
+    let csv = format!(
+        "customer_ref,placed_at,amount,external_ref\n\
+         c-1,2026-01-05T10:00:00Z,10.50,o-1\n\
+         c-1,2026-01-06T10:00:00Z,92233720368547758.07,o-2\n\
+         c-2,2026-01-07,1.00,o-3\0\n\
+         c-2,2099-01-01,1.00,o-4\n\
+         c-2,0000-01-01T00:00:00Z,1.00,o-5\n\
+         \"c-3 on\ntwo lines\",2026-01-01,1.00,o-6\n\
+         c-3,2026-01-02,2.00,o-7\n\
+         c-3,2026-01-02,oops,o-8\n\
+         c-4,2026-01-03,1.00\n\
+         {long_ref},2026-01-03,1.00,o-9\n\
+         c-5,2026-01-04,1.\x0700,o-10\n\
+         \"c-6,2026-01-04,1.00,o-11\n\
+         c-7,2026-01-05,1.00,o-12\n"
+    );
+    let report = crate::import::import(&app, "orders", &csv);
+    for expected in [
+        "created: 2,",
+        "line 3: amount is too large",
+        "line 4: field 4 contains the control character U+0000",
+        "line 5: placed_at `2099-01-01`: an order cannot be placed in the future",
+        "line 6: placed_at `0000-01-01T00:00:00Z`: an order cannot be placed before 1970-01-01",
+        "line 7: field 1 spans several lines",
+        "line 10: amount `oops` is not a decimal number",
+        "line 11: 3 fields where the header has 4",
+        "line 12: an external reference has 1 to 200 characters",
+        "line 13: field 3 contains the control character U+0007",
+        "line 14: 1 fields where the header has 4",
+    ] {
+        assert!(report.contains(expected), "{expected}: {report}");
+    }
+    assert!(!report.contains(&long_ref[..300]), "the long value is not echoed");
+    let again = crate::import::import(&app, "orders", &csv);
+    assert!(again.contains("created: 0, already present (skipped): 2"), "{again}");
+
+    let q = "query { customers(first: 20) { edges { node { externalRef orderCount totalSpent firstOrderAt } } } }";
+    let data = app.ok(token, q, json!({})).await;
+    let mut customers: Vec<(String, i64, String)> = data["customers"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            (
+                n["externalRef"].as_str().unwrap().to_owned(),
+                n["orderCount"].as_i64().unwrap(),
+                n["totalSpent"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    customers.sort();
+    assert_eq!(customers, [("c-1".to_owned(), 1, "10.50".to_owned()), ("c-3".to_owned(), 1, "2.00".to_owned())]);
+    let rollups = entity::customer_activity::Entity::find().all(app.db()).await.unwrap();
+    assert_eq!(rollups.iter().map(|r| r.orders).sum::<i32>(), 2, "purchase days written with the rows");
+}
+
+/// Customers CSV: a NUL, an impossible birthday or an over-long name is refused by line; a row
+/// with neither reference nor e-mail is created once, however often the file is imported.
+async fn hostile_customer_rows_are_refused_and_reimport_is_idempotent(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = Some(tenant.admin_token.as_str());
+    let csv = format!(
+        "name,email,phone,birthday\n\
+         Nomail,,+49 30 1234567,1990-01-01\n\
+         Old,,,0024-05-01\n\
+         Nul\0byte,,,\n\
+         {},,,\n\
+         Good,good@example.com,,2100-01-01\n\
+         Fine,fine@example.com,,\n",
+        "n".repeat(300)
+    );
+    let report = crate::import::import(&app, "customers", &csv);
+    for expected in [
+        "created: 2,",
+        "line 3: birthday at most 120 years ago",
+        "line 4: field 1 contains the control character U+0000",
+        "line 5: name must have 1 to 200 characters",
+        "line 6: birthday cannot be in the future",
+    ] {
+        assert!(report.contains(expected), "{expected}: {report}");
+    }
+    let again = crate::import::import(&app, "customers", &csv);
+    assert!(again.contains("created: 0, already present (skipped): 2"), "{again}");
+    let count = app.ok(token, "{ customers { totalCount } }", json!({})).await;
+    assert_eq!(count["customers"]["totalCount"], 2, "{count}");
+}
+
 db_tests!(
+    hostile_order_rows_are_refused_per_line,
+    hostile_customer_rows_are_refused_and_reimport_is_idempotent,
     dates_and_settings_out_of_range_are_bad_input,
     money_and_points_beyond_the_limits_are_bad_input,
     out_of_range_durations_are_bad_input,
