@@ -111,7 +111,9 @@ pub async fn enroll<C: ConnectionTrait>(
     customer_id: Uuid,
     now: DateTime<Utc>,
 ) -> AppResult<(loyalty_account::Model, bool)> {
-    let customer = customers::service::get(db, workspace_id, customer_id).await?;
+    // Under the customer's lock, so concurrent enrolments find the first one's account instead of
+    // failing on the one-account-per-customer key.
+    let customer = customers::service::lock(db, workspace_id, customer_id).await?;
     if let Some(existing) = of_customer(db, workspace_id, customer.id).await? {
         return Ok((existing, false));
     }

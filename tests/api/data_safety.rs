@@ -328,7 +328,26 @@ async fn hostile_customer_rows_are_refused_and_reimport_is_idempotent(app: TestA
     assert_eq!(count["customers"]["totalCount"], 2, "{count}");
 }
 
+/// Concurrent enrolments of one customer open one account and all succeed (no unique-key CONFLICT).
+async fn concurrent_enrolments_open_one_account(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = Some(tenant.admin_token.as_str());
+    let ada = app.customer(&tenant.admin_token, json!({ "name": "Ada" })).await;
+    let enroll = "mutation($id: ID!) { enrollCustomer(input: { customerId: $id }) { created account { id } } }";
+    let results = join_all((0..20).map(|_| app.post(token, enroll, json!({ "id": ada })))).await;
+    let mut created = 0;
+    let mut accounts = Vec::new();
+    for (status, body) in results {
+        assert!(status == 200 && body.get("errors").is_none(), "{body}");
+        created += i32::from(body["data"]["enrollCustomer"]["created"] == true);
+        accounts.push(body["data"]["enrollCustomer"]["account"]["id"].clone());
+    }
+    accounts.dedup();
+    assert_eq!((created, accounts.len()), (1, 1));
+}
+
 db_tests!(
+    concurrent_enrolments_open_one_account,
     hostile_order_rows_are_refused_per_line,
     hostile_customer_rows_are_refused_and_reimport_is_idempotent,
     dates_and_settings_out_of_range_are_bad_input,
