@@ -593,3 +593,34 @@ async fn workspace(db: &DatabaseConnection, slug: &str) -> AppResult<entity::wor
         .await?
         .ok_or_else(|| AppError::bad_input("workspace", format!("no workspace with slug `{slug}`")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(text: &str, strict: bool) -> Vec<(u64, Result<(), String>)> {
+        let options = ImportOptions { strict };
+        let mut csv = reader(text.as_bytes(), options);
+        let mut record = csv::StringRecord::new();
+        std::iter::from_fn(|| next_record(&mut csv, &mut record, options)).collect()
+    }
+
+    #[test]
+    fn records_report_their_physical_line_and_hostile_fields() {
+        let text = "a,b\n1,2\n\"multi\nline\",3\n4,5\n6\n7,8\u{0}\n9,\t10\n";
+        let strict = rows(text, true);
+        let lines: Vec<u64> = strict.iter().map(|(line, _)| *line).collect();
+        assert_eq!(lines, [2, 3, 5, 6, 7, 8], "the row after a two-line field is on line 5");
+        assert!(strict[0].1.is_ok() && strict[2].1.is_ok() && strict[5].1.is_ok(), "a tab is fine");
+        assert!(strict[1].1.as_ref().unwrap_err().contains("spans several lines"));
+        assert!(strict[3].1.as_ref().unwrap_err().contains("1 fields where the header has 2"));
+        assert!(strict[4].1.as_ref().unwrap_err().contains("U+0000"));
+        let lenient = rows(text, false);
+        assert!(lenient[1].1.is_ok() && lenient[3].1.is_ok(), "lenient: multi-line fields and short rows pass");
+        assert!(lenient[4].1.is_err(), "control characters never pass");
+        // An unbalanced quote takes the rest of the file: one bad row, not silently merged ones.
+        let swallowed = rows("a,b\n\"1,2\n3,4\n", true);
+        assert_eq!(swallowed.len(), 1);
+        assert!(swallowed[0].1.is_err());
+    }
+}

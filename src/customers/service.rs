@@ -449,3 +449,20 @@ pub async fn mark_not_now<C: ConnectionTrait>(
     .await?;
     Ok(c)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_dates_lie_within_120_years_and_not_ahead() {
+        let today = NaiveDate::from_ymd_opt(2026, 2, 28).unwrap();
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        assert!(check_past_date(today, today, "b").is_ok());
+        assert!(check_past_date(d(1906, 2, 28), today, "b").is_ok(), "exactly 120 years");
+        assert!(check_past_date(d(1906, 2, 27), today, "b").is_err());
+        assert!(check_past_date(d(2026, 3, 1), today, "b").is_err(), "tomorrow");
+        assert!(check_past_date(d(24, 5, 1), today, "b").is_err());
+        assert!(check_past_date(d(2100, 1, 1), today, "b").is_err());
+    }
+}

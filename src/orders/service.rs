@@ -204,3 +204,24 @@ async fn find_by_ref<C: ConnectionTrait>(
         .one(db)
         .await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_are_placed_from_1970_to_a_few_minutes_ahead() {
+        let now = Utc::now();
+        let field = |r: AppResult<DateTime<Utc>>| match r {
+            Err(AppError::BadUserInput { field, .. }) => field,
+            other => panic!("expected bad input, got {other:?}"),
+        };
+        assert_eq!(check_placed_at(DateTime::UNIX_EPOCH, now, "at").unwrap(), DateTime::UNIX_EPOCH);
+        assert_eq!(field(check_placed_at(DateTime::UNIX_EPOCH - Duration::microseconds(1), now, "at")), "at");
+        assert!(check_placed_at(now + MAX_PLACED_AHEAD, now, "at").is_ok(), "clock skew allowed");
+        assert!(check_placed_at(now + MAX_PLACED_AHEAD + Duration::seconds(1), now, "at").is_err());
+        assert!(check_placed_at(DateTime::<Utc>::MIN_UTC, now, "at").is_err());
+        let precise = DateTime::UNIX_EPOCH + Duration::nanoseconds(1_234_567);
+        assert_eq!(check_placed_at(precise, now, "at").unwrap().timestamp_subsec_nanos(), 1_234_000, "microseconds");
+    }
+}
