@@ -1,6 +1,7 @@
 //! Bulk import from CSV for moving from another system: `vafa import customers|orders FILE`.
-//! Streaming, batched inserts (one transaction per batch), idempotent when re-run, and bad rows
-//! reported with their line numbers without losing the good ones.
+//! Streaming, batched inserts (one transaction per batch, the batch's customer statistics and
+//! purchase days included), idempotent when re-run, and bad rows reported with their physical
+//! line numbers without losing the good ones. Rows pass the same checks as the API.
 
 use std::{
     collections::HashMap,
@@ -19,7 +20,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect, Statement, TryInsertResult,
+    QueryOrder, QuerySelect, QueryTrait, TryInsertResult, sea_query::Expr,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -42,6 +43,23 @@ const IMPORT_CACHE_KIB: i64 = 1 << 20;
 const ROWS_PER_STATEMENT: usize = 2_500;
 /// Bad rows listed in full in the summary; the rest are only counted.
 const MAX_LISTED_ERRORS: usize = 20;
+/// Customer ids per statement in the per-batch statistics step.
+const IDS_PER_STATEMENT: usize = 1_000;
+
+/// How forgiving the reader is.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportOptions {
+    /// Strict (the default): every row has as many fields as the header, and no field spans lines —
+    /// none of the imported columns may hold a line break, so one that does is an unbalanced quote
+    /// that swallowed the rows after it. Lenient accepts short or long rows and multi-line fields.
+    pub strict: bool,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions { strict: true }
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct ImportSummary {
@@ -137,8 +155,49 @@ fn progress(label: &'static str) -> ProgressBar {
     bar
 }
 
-fn reader<R: Read>(input: R) -> csv::Reader<R> {
-    csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(input)
+fn reader<R: Read>(input: R, options: ImportOptions) -> csv::Reader<R> {
+    csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(!options.strict).from_reader(input)
+}
+
+/// The next record with the physical line it starts on, or a line-numbered reason to reject it.
+/// `None` at the end of the file.
+fn next_record<R: Read>(
+    csv: &mut csv::Reader<R>,
+    record: &mut csv::StringRecord,
+    options: ImportOptions,
+) -> Option<(u64, Result<(), String>)> {
+    let before = csv.position().line();
+    match csv.read_record(record) {
+        Ok(false) => None,
+        Ok(true) => {
+            let line = record.position().map_or(before, csv::Position::line);
+            Some((line, check_record(record, options)))
+        }
+        Err(e) => {
+            let line = e.position().map_or(before, csv::Position::line);
+            let reason = match e.kind() {
+                csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                    format!("{len} fields where the header has {expected_len} (an unbalanced quote?)")
+                }
+                _ => e.to_string(),
+            };
+            Some((line, Err(reason)))
+        }
+    }
+}
+
+/// Refuses control characters (C0 other than tab, line feed and carriage return: PostgreSQL cannot
+/// store NUL, and none belongs in a name or reference) and, in strict mode, fields spanning lines.
+fn check_record(record: &csv::StringRecord, options: ImportOptions) -> Result<(), String> {
+    for (i, value) in record.iter().enumerate() {
+        if let Some(c) = value.chars().find(|c| c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{7f}')) {
+            return Err(format!("field {} contains the control character U+{:04X}", i + 1, u32::from(c)));
+        }
+        if options.strict && value.contains(['\n', '\r']) {
+            return Err(format!("field {} spans several lines (an unbalanced quote?)", i + 1));
+        }
+    }
+    Ok(())
 }
 
 /// Column positions by (lower-case) header name.
@@ -170,10 +229,19 @@ async fn insert_customers<C: ConnectionTrait>(db: &C, rows: Vec<customer::Active
 /// `anniversary` (YYYY-MM-DD), `city`, `region`, `country`, `marketing_consent` (true/false).
 /// A row whose external reference or email is already known is skipped.
 pub async fn customers<R: Read>(db: &DatabaseConnection, workspace_slug: &str, input: R) -> AppResult<ImportSummary> {
+    customers_with(db, workspace_slug, input, ImportOptions::default()).await
+}
+
+pub async fn customers_with<R: Read>(
+    db: &DatabaseConnection,
+    workspace_slug: &str,
+    input: R,
+    options: ImportOptions,
+) -> AppResult<ImportSummary> {
     let started = Instant::now();
     let workspace = workspace(db, workspace_slug).await?;
     let mut index = CustomerIndex::load(db, workspace.id).await?;
-    let mut csv = reader(input);
+    let mut csv = reader(input, options);
     let columns = columns(
         &csv.headers().map_err(|e| AppError::bad_input("file", format!("cannot read the header: {e}")))?.clone(),
     );
@@ -184,16 +252,13 @@ pub async fn customers<R: Read>(db: &DatabaseConnection, workspace_slug: &str, i
     let bar = progress("customers");
     let mut batch = Vec::new();
     let now = Utc::now();
-    for (i, record) in csv.records().enumerate() {
-        let line = i as u64 + 2;
+    let mut record = csv::StringRecord::new();
+    while let Some((line, checked)) = next_record(&mut csv, &mut record, options) {
         summary.rows_read += 1;
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                summary.reject(line, e);
-                continue;
-            }
-        };
+        if let Err(reason) = checked {
+            summary.reject(line, reason);
+            continue;
+        }
         match parse_customer(&record, &columns, workspace.id, now) {
             Ok((row, external_ref, email)) => {
                 let known = external_ref.as_ref().is_some_and(|r| index.by_ref.contains_key(r))
@@ -240,15 +305,27 @@ fn parse_customer(
     let name = normalize_name(get("name").unwrap_or(""), "name").map_err(message)?;
     let mut row = customers::service::blank(workspace_id, name, now);
     row.source = Set(Some(AcquisitionSource::Import));
-    let external_ref = get("external_ref").map(str::to_owned);
     let email = get("email").map(|e| normalize_email(e, "email")).transpose().map_err(message)?;
+    let external_ref = match get("external_ref") {
+        Some(r) => Some(customers::service::normalize_external_ref(r, "external_ref").map_err(message)?),
+        // Without a reference or an email nothing identifies the row on a re-run: a key derived
+        // from its content does, so importing the same file twice creates the customer once.
+        None if email.is_none() => {
+            let content = record.iter().collect::<Vec<_>>().join("\u{1f}");
+            Some(format!("import:{}", &hex::encode(Sha256::digest(content))[..24]))
+        }
+        None => None,
+    };
     row.external_ref = Set(external_ref.clone());
     row.email = Set(email.clone());
     row.phone = Set(get("phone").map(|p| normalize_phone(p, "phone")).transpose().map_err(message)?);
     let date = |name: &str| -> Result<Option<NaiveDate>, String> {
         get(name)
             .map(|d| {
-                NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| format!("{name} must be YYYY-MM-DD, not `{d}`"))
+                let date = NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .map_err(|_| format!("{name} must be YYYY-MM-DD, not `{d}`"))?;
+                customers::service::check_past_date(date, now.date_naive(), name)
+                    .map_err(|e| format!("{name} {}", e.message()))
             })
             .transpose()
     };
@@ -276,10 +353,19 @@ struct OrderRow {
 /// Rows without `external_ref` get one derived from their content and how many identical rows
 /// came before them in the file, so re-running the import adds nothing twice.
 pub async fn orders<R: Read>(db: &DatabaseConnection, workspace_slug: &str, input: R) -> AppResult<ImportSummary> {
+    orders_with(db, workspace_slug, input, ImportOptions::default()).await
+}
+
+pub async fn orders_with<R: Read>(
+    db: &DatabaseConnection,
+    workspace_slug: &str,
+    input: R,
+    options: ImportOptions,
+) -> AppResult<ImportSummary> {
     let started = Instant::now();
     let workspace = workspace(db, workspace_slug).await?;
     let mut index = CustomerIndex::load(db, workspace.id).await?;
-    let mut csv = reader(input);
+    let mut csv = reader(input, options);
     let columns = columns(
         &csv.headers().map_err(|e| AppError::bad_input("file", format!("cannot read the header: {e}")))?.clone(),
     );
@@ -292,18 +378,16 @@ pub async fn orders<R: Read>(db: &DatabaseConnection, workspace_slug: &str, inpu
     let mut seen: HashMap<[u8; 32], u32> = HashMap::new();
     let bar = progress("orders");
     let mut batch = Vec::with_capacity(BATCH_ROWS);
-    for (i, record) in csv.records().enumerate() {
-        let line = i as u64 + 2;
+    let mut record = csv::StringRecord::new();
+    let now = Utc::now();
+    while let Some((line, checked)) = next_record(&mut csv, &mut record, options) {
         summary.rows_read += 1;
         bar.inc(1);
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                summary.reject(line, e);
-                continue;
-            }
-        };
-        match parse_order(&record, &columns, &workspace.currency, line, &mut seen) {
+        if let Err(reason) = checked {
+            summary.reject(line, reason);
+            continue;
+        }
+        match parse_order(&record, &columns, &workspace.currency, line, now, &mut seen) {
             Ok(row) => batch.push(row),
             Err(reason) => summary.reject(line, reason),
         }
@@ -313,16 +397,12 @@ pub async fn orders<R: Read>(db: &DatabaseConnection, workspace_slug: &str, inpu
         }
     }
     write_orders(db, workspace.id, &mut index, batch, &mut summary).await?;
-    summary.phases.push(("rows", started.elapsed()));
+    summary.phases.push(("rows and statistics", started.elapsed()));
     if db.get_database_backend() == DbBackend::Postgres {
         // Fresh statistics before the set-based steps below: right after a bulk load the planner
         // would still take the tables for empty.
-        db.execute_unprepared("ANALYZE orders, customer").await?;
+        db.execute_unprepared("ANALYZE orders, customer, customer_activity").await?;
     }
-    bar.set_prefix("statistics");
-    let phase = Instant::now();
-    refresh_all_stats(db, workspace.id).await?;
-    summary.phases.push(("statistics", phase.elapsed()));
     bar.set_prefix("lifecycle and follow-ups");
     let phase = Instant::now();
     jobs::run_workspace(db, workspace.id, Utc::now()).await?;
@@ -337,10 +417,15 @@ fn parse_order(
     columns: &HashMap<String, usize>,
     workspace_currency: &str,
     line: u64,
+    now: DateTime<Utc>,
     seen: &mut HashMap<[u8; 32], u32>,
 ) -> Result<OrderRow, String> {
     let get = |name: &str| field(record, columns, name);
-    let customer_ref = get("customer_ref").ok_or("customer_ref is empty")?.to_owned();
+    let message = |e: AppError| e.message();
+    // It becomes a new customer's name and reference: the API's limits apply.
+    let customer_ref =
+        customers::service::normalize_external_ref(get("customer_ref").ok_or("customer_ref is empty")?, "customer_ref")
+            .map_err(message)?;
     let placed_raw = get("placed_at").ok_or("placed_at is empty")?;
     let placed_at = DateTime::parse_from_rfc3339(placed_raw)
         .map(|t| t.with_timezone(&Utc))
@@ -348,6 +433,8 @@ fn parse_order(
             NaiveDate::parse_from_str(placed_raw, "%Y-%m-%d").map(|d| d.and_time(Default::default()).and_utc())
         })
         .map_err(|_| format!("placed_at must be an RFC 3339 time or YYYY-MM-DD, not `{placed_raw}`"))?;
+    let placed_at = crate::orders::service::check_placed_at(placed_at, now, "placed_at")
+        .map_err(|e| format!("placed_at `{placed_raw}`: {}", e.message()))?;
     let currency = match get("currency") {
         Some(c) => money::validate_currency(c, "currency").map_err(|e| e.message())?,
         None => workspace_currency.to_owned(),
@@ -359,7 +446,7 @@ fn parse_order(
     let amount = Decimal::from_str(amount_raw).map_err(|_| format!("amount `{amount_raw}` is not a decimal number"))?;
     let amount_minor = money::to_minor(amount, &currency, "amount").map_err(|e| e.message())?;
     let external_ref = match get("external_ref") {
-        Some(r) => r.to_owned(),
+        Some(r) => customers::service::normalize_external_ref(r, "external_ref").map_err(message)?,
         None => {
             let digest: [u8; 32] =
                 Sha256::digest(format!("{customer_ref}\u{1f}{placed_raw}\u{1f}{amount_raw}\u{1f}{currency}")).into();
@@ -423,9 +510,25 @@ async fn write_orders(
         });
     }
     let total = orders.len() as u64;
+    let mut touched: Vec<Uuid> = orders.iter().filter_map(|o| o.customer_id.try_as_ref().copied()).collect();
+    touched.sort_unstable();
+    touched.dedup();
     let (customers_created, created) = transact(db, async |txn| {
         if txn.get_database_backend() == DbBackend::Sqlite {
             txn.execute_unprepared(&format!("PRAGMA cache_size = -{IMPORT_CACHE_KIB}")).await?;
+        }
+        // As the API does (`customers::service::lock`): the batch's customers locked before
+        // their orders are written and recounted.
+        for chunk in touched.chunks(IDS_PER_STATEMENT) {
+            customer::Entity::find()
+                .select_only()
+                .column(customer::Column::Id)
+                .filter(customer::Column::Id.is_in(chunk.iter().copied()))
+                .order_by_asc(customer::Column::Id)
+                .lock_exclusive()
+                .into_tuple::<Uuid>()
+                .all(txn)
+                .await?;
         }
         let customers_created = insert_customers(txn, new_customers).await?;
         let mut created = 0;
@@ -440,6 +543,11 @@ async fn write_orders(
                 created += n;
             }
         }
+        // The batch's statistics and purchase days commit with its orders, or neither does.
+        for chunk in touched.chunks(IDS_PER_STATEMENT) {
+            refresh_stats(txn, workspace_id, Some(chunk)).await?;
+        }
+        crate::metrics::activity::rebuild_customers(txn, workspace_id, &touched).await?;
         Ok((customers_created, created))
     })
     .await?;
@@ -449,21 +557,30 @@ async fn write_orders(
     Ok(())
 }
 
-/// Recomputes every customer's order statistics of the workspace in one statement, then their
-/// purchase days.
-pub async fn refresh_all_stats(db: &DatabaseConnection, workspace_id: Uuid) -> AppResult<()> {
+/// Recomputes the order statistics of the workspace's customers (or of `only` these) from their
+/// completed orders, in one statement.
+async fn refresh_stats<C: ConnectionTrait>(db: &C, workspace_id: Uuid, only: Option<&[Uuid]>) -> AppResult<()> {
     let completed = "FROM orders o WHERE o.customer_id = customer.id AND o.status = 'COMPLETED'";
-    let sql = format!(
-        "UPDATE customer SET \
-           order_count = (SELECT COUNT(*) {completed}), \
-           total_spent_minor = COALESCE((SELECT SUM(o.amount_minor) {completed}), 0), \
-           first_order_at = (SELECT MIN(o.placed_at) {completed}), \
-           last_order_at = (SELECT MAX(o.placed_at) {completed}) \
-         WHERE workspace_id = {}",
-        if db.get_database_backend() == DbBackend::Postgres { "$1" } else { "?" }
-    );
-    db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, [workspace_id.into()])).await?;
-    transact(db, async |txn| crate::metrics::activity::rebuild_workspace(txn, workspace_id).await).await?;
+    let subquery = |aggregate: &str| Expr::cust(format!("(SELECT {aggregate} {completed})"));
+    customer::Entity::update_many()
+        .col_expr(customer::Column::OrderCount, subquery("COUNT(*)"))
+        .col_expr(customer::Column::TotalSpentMinor, subquery("COALESCE(SUM(o.amount_minor), 0)"))
+        .col_expr(customer::Column::FirstOrderAt, subquery("MIN(o.placed_at)"))
+        .col_expr(customer::Column::LastOrderAt, subquery("MAX(o.placed_at)"))
+        .filter(customer::Column::WorkspaceId.eq(workspace_id))
+        .apply_if(only.map(<[Uuid]>::to_vec), |q, ids| q.filter(customer::Column::Id.is_in(ids)))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Recomputes every customer's order statistics and purchase days of the workspace, in one transaction.
+pub async fn refresh_all_stats(db: &DatabaseConnection, workspace_id: Uuid) -> AppResult<()> {
+    transact(db, async |txn| {
+        refresh_stats(txn, workspace_id, None).await?;
+        crate::metrics::activity::rebuild_workspace(txn, workspace_id).await
+    })
+    .await?;
     if db.get_database_backend() == DbBackend::Postgres {
         // The metric queries join these two; plans made on the statistics of an empty table are slow.
         db.execute_unprepared("ANALYZE customer, customer_activity").await?;
@@ -475,4 +592,35 @@ async fn workspace(db: &DatabaseConnection, slug: &str) -> AppResult<entity::wor
     workspaces::service::find_by_slug(db, slug)
         .await?
         .ok_or_else(|| AppError::bad_input("workspace", format!("no workspace with slug `{slug}`")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(text: &str, strict: bool) -> Vec<(u64, Result<(), String>)> {
+        let options = ImportOptions { strict };
+        let mut csv = reader(text.as_bytes(), options);
+        let mut record = csv::StringRecord::new();
+        std::iter::from_fn(|| next_record(&mut csv, &mut record, options)).collect()
+    }
+
+    #[test]
+    fn records_report_their_physical_line_and_hostile_fields() {
+        let text = "a,b\n1,2\n\"multi\nline\",3\n4,5\n6\n7,8\u{0}\n9,\t10\n";
+        let strict = rows(text, true);
+        let lines: Vec<u64> = strict.iter().map(|(line, _)| *line).collect();
+        assert_eq!(lines, [2, 3, 5, 6, 7, 8], "the row after a two-line field is on line 5");
+        assert!(strict[0].1.is_ok() && strict[2].1.is_ok() && strict[5].1.is_ok(), "a tab is fine");
+        assert!(strict[1].1.as_ref().unwrap_err().contains("spans several lines"));
+        assert!(strict[3].1.as_ref().unwrap_err().contains("1 fields where the header has 2"));
+        assert!(strict[4].1.as_ref().unwrap_err().contains("U+0000"));
+        let lenient = rows(text, false);
+        assert!(lenient[1].1.is_ok() && lenient[3].1.is_ok(), "lenient: multi-line fields and short rows pass");
+        assert!(lenient[4].1.is_err(), "control characters never pass");
+        // An unbalanced quote takes the rest of the file: one bad row, not silently merged ones.
+        let swallowed = rows("a,b\n\"1,2\n3,4\n", true);
+        assert_eq!(swallowed.len(), 1);
+        assert!(swallowed[0].1.is_err());
+    }
 }

@@ -19,8 +19,12 @@ pub fn validate_currency(code: &str, field: &str) -> AppResult<String> {
     }
 }
 
+/// The largest amount Vafa accepts, in minor units (10 000 000 000.00 EUR): far above any real
+/// order, reward or setting, and small enough that millions of them still sum within an `i64`.
+pub const MAX_MINOR: i64 = 1_000_000_000_000;
+
 /// `amount` in minor units of `currency`. Refuses more decimals than the currency has, negative
-/// amounts, and amounts too large for 64 bits.
+/// amounts, and amounts above [`MAX_MINOR`].
 pub fn to_minor(amount: Decimal, currency: &str, field: &str) -> AppResult<i64> {
     let exp = exponent(currency).ok_or_else(|| AppError::bad_input(field, format!("unknown currency `{currency}`")))?;
     if amount.is_sign_negative() && !amount.is_zero() {
@@ -33,7 +37,23 @@ pub fn to_minor(amount: Decimal, currency: &str, field: &str) -> AppResult<i64> 
     let scaled = normalized
         .checked_mul(Decimal::from(10i64.pow(exp)))
         .ok_or_else(|| AppError::bad_input(field, "amount is too large"))?;
-    i64::try_from(scaled).map_err(|_| AppError::bad_input(field, "amount is too large"))
+    i64::try_from(scaled).ok().filter(|minor| *minor <= MAX_MINOR).ok_or_else(|| {
+        AppError::bad_input(field, format!("amount is too large (at most {})", from_minor(MAX_MINOR, currency)))
+    })
+}
+
+/// Checks minor units that arrive as integers (settings) against `0..=MAX_MINOR`.
+pub fn check_minor(minor: i64, field: &str) -> AppResult<i64> {
+    if (0..=MAX_MINOR).contains(&minor) {
+        Ok(minor)
+    } else {
+        Err(AppError::bad_input(field, format!("from 0 to {MAX_MINOR} minor units")))
+    }
+}
+
+/// The sum of amounts in minor units; `None` if it does not fit in an `i64`.
+pub fn sum_minor(amounts: impl IntoIterator<Item = i64>) -> Option<i64> {
+    amounts.into_iter().try_fold(0i64, i64::checked_add)
 }
 
 /// Minor units back to a decimal with the currency's scale (`1999` EUR → `19.99`).
@@ -69,6 +89,13 @@ mod tests {
         assert!(to_minor(d("1.5"), "JPY", "a").is_err());
         assert!(to_minor(d("-1"), "EUR", "a").is_err());
         assert!(to_minor(d("99999999999999999999"), "EUR", "a").is_err());
+        assert!(to_minor(d("92233720368547758.07"), "EUR", "a").is_err(), "i64::MAX minor units");
+        assert!(to_minor(d("10000000000.01"), "EUR", "a").is_err());
+        assert_eq!(to_minor(d("10000000000.00"), "EUR", "a").unwrap(), MAX_MINOR);
+        assert_eq!(to_minor(d("1000000000000"), "JPY", "a").unwrap(), MAX_MINOR);
+        assert!(check_minor(MAX_MINOR + 1, "a").is_err() && check_minor(-1, "a").is_err());
+        assert_eq!(sum_minor([MAX_MINOR, MAX_MINOR]), Some(2 * MAX_MINOR));
+        assert_eq!(sum_minor([i64::MAX, 1]), None);
         assert!(validate_currency("XYZ", "c").is_err());
         assert_eq!(validate_currency("eur", "c").unwrap(), "EUR");
     }

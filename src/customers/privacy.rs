@@ -52,8 +52,12 @@ pub async fn merge<C: ConnectionTrait>(
     if survivor_id == merged_id {
         return Err(AppError::bad_input("input.mergedId", "a customer cannot be merged into itself"));
     }
-    let survivor = service::get(db, workspace_id, survivor_id).await?;
-    let merged = service::get(db, workspace_id, merged_id).await?;
+    // Both locked (in id order) before their orders are counted, moved and recounted.
+    let mut locked = service::lock_all(db, workspace_id, &[survivor_id, merged_id]).await?;
+    let (Some(a), Some(b)) = (locked.pop(), locked.pop()) else {
+        return Err(AppError::not_found("customer"));
+    };
+    let (survivor, merged) = if a.id == survivor_id { (a, b) } else { (b, a) };
     if survivor.erased_at.is_some() || merged.erased_at.is_some() {
         return Err(AppError::InvalidTransition("erased customers cannot be merged".to_owned()));
     }
@@ -191,13 +195,23 @@ fn fillable(survivor: &customer::Model, merged: &customer::Model) -> Vec<String>
 }
 
 /// A customer, deleted or not (never a merged-away one).
-async fn get_including_deleted<C: ConnectionTrait>(db: &C, workspace_id: Uuid, id: Uuid) -> AppResult<customer::Model> {
+fn including_deleted(workspace_id: Uuid, id: Uuid) -> sea_orm::Select<customer::Entity> {
     customer::Entity::find_by_id(id)
         .filter(customer::Column::WorkspaceId.eq(workspace_id))
         .filter(customer::Column::MergedIntoId.is_null())
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::not_found("customer"))
+}
+
+async fn get_including_deleted<C: ConnectionTrait>(db: &C, workspace_id: Uuid, id: Uuid) -> AppResult<customer::Model> {
+    including_deleted(workspace_id, id).one(db).await?.ok_or_else(|| AppError::not_found("customer"))
+}
+
+/// The same, row-locked (see `service::lock`): its purchase days are rewritten next.
+async fn lock_including_deleted<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    id: Uuid,
+) -> AppResult<customer::Model> {
+    including_deleted(workspace_id, id).lock_exclusive().one(db).await?.ok_or_else(|| AppError::not_found("customer"))
 }
 
 /// Hides a customer everywhere; `restore` brings them back with everything intact.
@@ -208,7 +222,7 @@ pub async fn soft_delete<C: ConnectionTrait>(
     id: Uuid,
     deleted: bool,
 ) -> AppResult<customer::Model> {
-    let current = get_including_deleted(db, workspace_id, id).await?;
+    let current = lock_including_deleted(db, workspace_id, id).await?;
     if current.deleted_at.is_some() == deleted {
         return Err(AppError::InvalidTransition(
             if deleted { "the customer is already deleted" } else { "the customer is not deleted" }.to_owned(),
@@ -269,7 +283,7 @@ pub async fn erase<C: ConnectionTrait>(
     actor: Actor,
     id: Uuid,
 ) -> AppResult<customer::Model> {
-    let current = get_including_deleted(db, workspace_id, id).await?;
+    let current = lock_including_deleted(db, workspace_id, id).await?;
     if current.erased_at.is_some() {
         return Err(AppError::InvalidTransition("the customer is already erased".to_owned()));
     }

@@ -10,7 +10,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, Select,
+    QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -112,6 +112,31 @@ pub async fn get<C: ConnectionTrait>(db: &C, workspace_id: Uuid, id: Uuid) -> Ap
         .ok_or_else(|| AppError::not_found("customer"))
 }
 
+/// The customer, row-locked until the transaction ends (`FOR UPDATE` on PostgreSQL; SQLite's
+/// `BEGIN IMMEDIATE` already serialises writers). Every change to a customer's orders takes this
+/// first, before inserting or reading orders: the recount in [`refresh_order_stats`] then sees
+/// every committed order, and concurrent writers queue on one lock instead of deadlocking on the
+/// orders' foreign-key share locks.
+pub async fn lock<C: ConnectionTrait>(db: &C, workspace_id: Uuid, id: Uuid) -> AppResult<customer::Model> {
+    query(workspace_id)
+        .filter(customer::Column::Id.eq(id))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer"))
+}
+
+/// Locks several customers in id order, so two transactions locking the same pair cannot deadlock.
+pub async fn lock_all<C: ConnectionTrait>(db: &C, workspace_id: Uuid, ids: &[Uuid]) -> AppResult<Vec<customer::Model>> {
+    let mut sorted = ids.to_vec();
+    sorted.sort();
+    let mut locked = Vec::with_capacity(sorted.len());
+    for id in sorted {
+        locked.push(lock(db, workspace_id, id).await?);
+    }
+    Ok(locked)
+}
+
 pub async fn create<C: ConnectionTrait>(
     db: &C,
     workspace_id: Uuid,
@@ -142,8 +167,8 @@ pub async fn create<C: ConnectionTrait>(
     active.external_ref = Set(external_ref);
     active.email = Set(email);
     active.phone = Set(phone);
-    active.birthday = Set(input.birthday);
-    active.anniversary = Set(input.anniversary);
+    active.birthday = Set(check_optional_date(input.birthday, "input.birthday")?);
+    active.anniversary = Set(check_optional_date(input.anniversary, "input.anniversary")?);
     active.source = Set(input.source);
     active.source_lead_id = Set(input.source_lead_id);
     active.owner_id = Set(input.owner_id);
@@ -200,10 +225,10 @@ pub async fn update<C: ConnectionTrait>(
         active.external_ref = Set(reference);
     }
     if let Some(birthday) = value_change(changes.birthday) {
-        active.birthday = Set(birthday);
+        active.birthday = Set(check_optional_date(birthday, "input.birthday")?);
     }
     if let Some(anniversary) = value_change(changes.anniversary) {
-        active.anniversary = Set(anniversary);
+        active.anniversary = Set(check_optional_date(anniversary, "input.anniversary")?);
     }
     if let Some(owner) = value_change(changes.owner_id) {
         if let Some(owner) = owner {
@@ -278,13 +303,16 @@ pub async fn find_by_contact<C: ConnectionTrait>(
 }
 
 /// Recomputes the customer's order statistics and purchase days from their completed orders,
-/// exactly, in the caller's transaction.
+/// exactly, in the caller's transaction. The caller holds the customer's [`lock`].
 pub async fn refresh_order_stats<C: ConnectionTrait>(db: &C, customer: customer::Model) -> AppResult<customer::Model> {
     let orders = metrics::activity::completed_orders(db, customer.id).await?;
     metrics::activity::store(db, &customer, &orders).await?;
     let mut active = customer.into_active_model();
     active.order_count = Set(i32::try_from(orders.len()).unwrap_or(i32::MAX));
-    active.total_spent_minor = Set(orders.iter().map(|(_, amount)| amount).sum());
+    let total = crate::money::sum_minor(orders.iter().map(|(_, amount)| *amount)).ok_or_else(|| {
+        AppError::Conflict("the customer's total spend would exceed the largest amount Vafa stores".to_owned())
+    })?;
+    active.total_spent_minor = Set(total);
     active.first_order_at = Set(orders.first().map(|(at, _)| *at));
     active.last_order_at = Set(orders.last().map(|(at, _)| *at));
     Ok(active.update(db).await?)
@@ -330,6 +358,25 @@ fn clean_tags(tags: &[String]) -> AppResult<Vec<String>> {
         return Err(AppError::bad_input("input.tags", "a tag has at most 64 characters"));
     }
     Ok(clean)
+}
+
+/// How far back a birthday (or anniversary) may lie.
+pub const MAX_AGE_YEARS: u32 = 120;
+
+/// A birthday or anniversary: not in the future and within the last [`MAX_AGE_YEARS`] years.
+pub fn check_past_date(date: NaiveDate, today: NaiveDate, field: &str) -> AppResult<NaiveDate> {
+    let earliest = today.checked_sub_months(chrono::Months::new(MAX_AGE_YEARS * 12)).unwrap_or(NaiveDate::MIN);
+    if date > today {
+        return Err(AppError::bad_input(field, "cannot be in the future"));
+    }
+    if date < earliest {
+        return Err(AppError::bad_input(field, format!("at most {MAX_AGE_YEARS} years ago")));
+    }
+    Ok(date)
+}
+
+fn check_optional_date(date: Option<NaiveDate>, field: &str) -> AppResult<Option<NaiveDate>> {
+    date.map(|d| check_past_date(d, Utc::now().date_naive(), field)).transpose()
 }
 
 pub fn normalize_external_ref(reference: &str, field: &str) -> AppResult<String> {
@@ -401,4 +448,21 @@ pub async fn mark_not_now<C: ConnectionTrait>(
     )
     .await?;
     Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_dates_lie_within_120_years_and_not_ahead() {
+        let today = NaiveDate::from_ymd_opt(2026, 2, 28).unwrap();
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        assert!(check_past_date(today, today, "b").is_ok());
+        assert!(check_past_date(d(1906, 2, 28), today, "b").is_ok(), "exactly 120 years");
+        assert!(check_past_date(d(1906, 2, 27), today, "b").is_err());
+        assert!(check_past_date(d(2026, 3, 1), today, "b").is_err(), "tomorrow");
+        assert!(check_past_date(d(24, 5, 1), today, "b").is_err());
+        assert!(check_past_date(d(2100, 1, 1), today, "b").is_err());
+    }
 }

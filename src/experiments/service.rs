@@ -29,6 +29,7 @@ use crate::{
     auth::Actor,
     customers,
     graphql::{AppError, AppResult, ids::new_id},
+    workspaces,
 };
 
 pub const MAX_VARIANTS: usize = 10;
@@ -250,6 +251,8 @@ pub async fn start<C: ConnectionTrait>(
     start: Start,
     now: DateTime<Utc>,
 ) -> AppResult<experiment::Model> {
+    // Starts queue: an exclusive start must see the assignments of one started just before it.
+    workspaces::service::lock(db, workspace_id).await?;
     let experiment =
         transition(db, workspace_id, id, &[ExperimentStatus::Draft], ExperimentStatus::Running, now).await?;
     let variants = variants(&experiment)?;

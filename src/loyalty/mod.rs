@@ -39,6 +39,9 @@ use crate::{
     workspaces,
 };
 
+/// The furthest `expiringPoints(days:)` looks ahead (ten years).
+pub const MAX_EXPIRING_DAYS: u32 = 3650;
+
 #[derive(Clone)]
 pub struct LoyaltyAccount(pub loyalty_account::Model);
 
@@ -117,6 +120,9 @@ impl LoyaltyAccount {
     /// Points that will expire within `days` (oldest spent first), by expiry time.
     async fn expiring_points(&self, ctx: &Context<'_>, days: u32) -> async_graphql::Result<Vec<ExpiringPoints>> {
         let ledger = expiry::ledger_of(state(ctx).db(), self.0.id).await?;
+        if !(1..=MAX_EXPIRING_DAYS).contains(&days) {
+            return Err(AppError::bad_input("days", format!("from 1 to {MAX_EXPIRING_DAYS} days")).into());
+        }
         let until = Utc::now() + chrono::Duration::days(days.into());
         Ok(expiry::expiring(&ledger, until)
             .into_iter()
@@ -711,8 +717,8 @@ async fn create_tier<C: ConnectionTrait>(
     input: CreateTierInput,
 ) -> AppResult<tier::Model> {
     let name = crate::contact::normalize_name(&input.name, "input.name")?;
-    if input.min_points < 0 {
-        return Err(AppError::bad_input("input.minPoints", "cannot be negative"));
+    if !(0..=service::MAX_POINTS).contains(&input.min_points) {
+        return Err(AppError::bad_input("input.minPoints", format!("from 0 to {} points", service::MAX_POINTS)));
     }
     if !(100..=1000).contains(&input.multiplier_percent) {
         return Err(AppError::bad_input("input.multiplierPercent", "between 100 (×1) and 1000 (×10)"));
@@ -764,6 +770,7 @@ async fn change_points<C: ConnectionTrait>(
     if reason.is_empty() {
         return Err(AppError::bad_input("input.reason", "say why"));
     }
+    service::check_points(input.points, "input.points")?;
     if input.points == 0 || (kind == PointsKind::EarnBonus && input.points < 0) {
         return Err(AppError::bad_input(
             "input.points",

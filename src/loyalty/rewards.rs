@@ -36,8 +36,11 @@ pub struct RewardInput {
 
 fn validate(input: &RewardInput) -> AppResult<String> {
     let name = crate::contact::normalize_name(&input.name, "input.name")?;
-    if input.cost_points <= 0 {
-        return Err(AppError::bad_input("input.costPoints", "a reward costs at least one point"));
+    if !(1..=service::MAX_POINTS).contains(&input.cost_points) {
+        return Err(AppError::bad_input(
+            "input.costPoints",
+            format!("a reward costs from 1 to {} points", service::MAX_POINTS),
+        ));
     }
     match (input.kind, input.value) {
         (RewardKind::PercentDiscount, Some(v)) if (1..=100).contains(&v) => {}

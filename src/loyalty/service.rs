@@ -56,7 +56,21 @@ pub fn purchase_points(
         PointsRounding::Up => (numerator + denominator - 1) / denominator,
         PointsRounding::Nearest => (numerator + denominator / 2) / denominator,
     };
-    i64::try_from(points).unwrap_or(i64::MAX)
+    // Capped: the rate and multiplier are bounded, but a maximal order at the top rate is not a reason to refuse it.
+    i64::try_from(points).unwrap_or(i64::MAX).min(MAX_POINTS)
+}
+
+/// The most points one posting, reward, tier threshold or points setting may carry: far above any
+/// real programme, and small enough that millions of postings still sum within an `i64`.
+pub const MAX_POINTS: i64 = 1_000_000_000_000;
+
+/// Checks a number of points against `-MAX_POINTS..=MAX_POINTS` (callers refuse signs they do not take).
+pub fn check_points(points: i64, field: &str) -> AppResult<i64> {
+    if (-MAX_POINTS..=MAX_POINTS).contains(&points) {
+        Ok(points)
+    } else {
+        Err(AppError::bad_input(field, format!("at most {MAX_POINTS} points")))
+    }
 }
 
 pub async fn get<C: ConnectionTrait>(db: &C, workspace_id: Uuid, id: Uuid) -> AppResult<loyalty_account::Model> {
@@ -97,7 +111,9 @@ pub async fn enroll<C: ConnectionTrait>(
     customer_id: Uuid,
     now: DateTime<Utc>,
 ) -> AppResult<(loyalty_account::Model, bool)> {
-    let customer = customers::service::get(db, workspace_id, customer_id).await?;
+    // Under the customer's lock, so concurrent enrolments find the first one's account instead of
+    // failing on the one-account-per-customer key.
+    let customer = customers::service::lock(db, workspace_id, customer_id).await?;
     if let Some(existing) = of_customer(db, workspace_id, customer.id).await? {
         return Ok((existing, false));
     }
@@ -211,10 +227,12 @@ pub async fn post<C: ConnectionTrait>(
     let available_at = posting.available_at.filter(|at| *at > now);
     let pending = available_at.is_some();
     let available_at = available_at.unwrap_or(now);
-    let balance = account
-        .points_balance
-        .checked_add(posting.points)
-        .ok_or_else(|| AppError::bad_input("input.points", "that many points do not fit in an account"))?;
+    let points = check_points(posting.points, "input.points")?;
+    let too_many = || AppError::bad_input("input.points", "that many points do not fit in an account");
+    let balance = account.points_balance.checked_add(points).ok_or_else(too_many)?;
+    // The relative updates below must not overflow in SQL either (an INTERNAL error there).
+    account.lifetime_points.checked_add(Ord::max(points, 0)).ok_or_else(too_many)?;
+    account.pending_points.checked_add(points).ok_or_else(too_many)?;
     if !pending && posting.points < 0 && balance < 0 && !allow_negative {
         return Err(AppError::InsufficientPoints(format!(
             "the account has {} points; {} are needed",

@@ -167,7 +167,7 @@ pub async fn members<C: ConnectionTrait>(
         };
         out.push(Member {
             retained: active_at(days, to_day, window),
-            lifetime_spend_minor: days.iter().map(|d| d.revenue_minor).sum(),
+            lifetime_spend_minor: money::sum_minor(days.iter().map(|d| d.revenue_minor)).unwrap_or(i64::MAX),
             predicted_clv,
             complaints: complaints.get(&customer_id).copied(),
         });

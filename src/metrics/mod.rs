@@ -591,6 +591,10 @@ impl CustomerPredictions {
         months: u32,
         #[graphql(default = 0.01)] monthly_discount_rate: f64,
     ) -> async_graphql::Result<Option<Decimal>> {
+        let max = crate::metrics::predictive::clv::MAX_MONTHS;
+        if months > max {
+            return Err(AppError::bad_input("months", format!("at most {max} months")).into());
+        }
         let Some(gg) = &self.fitted.gamma_gamma else { return Ok(None) };
         let value = predictions::customer_lifetime_value(
             &self.fitted.bgnbd.params,

@@ -258,7 +258,11 @@ pub async fn value_inputs<C: ConnectionTrait>(
     let workspace = workspaces::service::get(db, workspace_id).await?;
     let settings = workspaces::settings::WorkspaceSettings::from_json(&workspace.settings);
     let customers = activity::load_days(db, workspace_id, Selection::default()).await?;
-    let spend: Vec<i64> = customers.all_days().map(|days| days.iter().map(|d| d.revenue_minor).sum()).collect();
+    // Saturating: one customer's spend is bounded where orders are recorded.
+    let spend: Vec<i64> = customers
+        .all_days()
+        .map(|days| crate::money::sum_minor(days.iter().map(|d| d.revenue_minor)).unwrap_or(i64::MAX))
+        .collect();
     // The trailing year: the 365 days up to and including today.
     let today = day_number(now.with_timezone(&workspaces::service::zone(&workspace)).date_naive());
     let (_, year) = retention::series(customers.all_days(), &[today - 364, today + 1], window_of(&settings));

@@ -51,12 +51,9 @@ pub async fn record<C: ConnectionTrait>(db: &C, workspace_id: Uuid, input: Order
     }
     let amount_minor = money::to_minor(input.amount, &currency, "input.amount")?;
     let external_ref = customers::service::normalize_external_ref(&input.external_ref, "input.externalRef")?;
-    // Both backends keep microseconds; compare retries at that precision.
-    let placed_at = input.placed_at.duration_trunc(Duration::microseconds(1)).unwrap_or(input.placed_at);
-    if placed_at > Utc::now() + Duration::minutes(5) {
-        return Err(AppError::bad_input("input.placedAt", "an order cannot be placed in the future"));
-    }
-    let customer = customers::service::get(db, workspace_id, input.customer_id).await?;
+    let placed_at = check_placed_at(input.placed_at, Utc::now(), "input.placedAt")?;
+    // Before the insert: see `customers::service::lock`.
+    let customer = customers::service::lock(db, workspace_id, input.customer_id).await?;
 
     let now = Utc::now();
     let inserted = order::Entity::insert(order::ActiveModel {
@@ -98,6 +95,22 @@ pub async fn record<C: ConnectionTrait>(db: &C, workspace_id: Uuid, input: Order
     Ok(Recorded { order, created: true })
 }
 
+/// Clock skew allowed for orders stamped by another system's clock.
+pub const MAX_PLACED_AHEAD: Duration = Duration::minutes(5);
+
+/// An order's time, truncated to the microseconds both backends keep (so retries compare equal):
+/// from 1970-01-01 (UTC) to `now` + [`MAX_PLACED_AHEAD`]. The API and the CSV import both use it.
+pub fn check_placed_at(placed_at: DateTime<Utc>, now: DateTime<Utc>, field: &str) -> AppResult<DateTime<Utc>> {
+    let placed_at = placed_at.duration_trunc(Duration::microseconds(1)).unwrap_or(placed_at);
+    if placed_at < DateTime::UNIX_EPOCH {
+        return Err(AppError::bad_input(field, "an order cannot be placed before 1970-01-01"));
+    }
+    if placed_at > now + MAX_PLACED_AHEAD {
+        return Err(AppError::bad_input(field, "an order cannot be placed in the future"));
+    }
+    Ok(placed_at)
+}
+
 /// COMPLETED → REFUNDED. A refunded order leaves every metric.
 pub async fn refund<C: ConnectionTrait>(db: &C, workspace_id: Uuid, actor: Actor, id: Uuid) -> AppResult<order::Model> {
     change_status(db, workspace_id, actor, id, OrderStatus::Refunded).await
@@ -115,13 +128,20 @@ async fn change_status<C: ConnectionTrait>(
     id: Uuid,
     to: OrderStatus,
 ) -> AppResult<order::Model> {
-    // Locked (PostgreSQL): two concurrent refunds of one order must not both see it completed.
+    // The customer first, then the order (see `customers::service::lock`); the order locked too, so
+    // two concurrent refunds of one order cannot both see it completed.
+    let customer_id = get(db, workspace_id, id).await?.customer_id;
+    customers::service::lock(db, workspace_id, customer_id).await?;
     let current = order::Entity::find_by_id(id)
         .filter(order::Column::WorkspaceId.eq(workspace_id))
         .lock_exclusive()
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found("order"))?;
+    if current.customer_id != customer_id {
+        // Moved by a merge between the two reads; the client may simply retry.
+        return Err(AppError::Conflict("the order moved to another customer; retry".to_owned()));
+    }
     if current.status != OrderStatus::Completed {
         return Err(AppError::InvalidTransition(format!(
             "only a completed order can be {}; this one is {}",
@@ -183,4 +203,25 @@ async fn find_by_ref<C: ConnectionTrait>(
         .filter(order::Column::ExternalRef.eq(external_ref))
         .one(db)
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_are_placed_from_1970_to_a_few_minutes_ahead() {
+        let now = Utc::now();
+        let field = |r: AppResult<DateTime<Utc>>| match r {
+            Err(AppError::BadUserInput { field, .. }) => field,
+            other => panic!("expected bad input, got {other:?}"),
+        };
+        assert_eq!(check_placed_at(DateTime::UNIX_EPOCH, now, "at").unwrap(), DateTime::UNIX_EPOCH);
+        assert_eq!(field(check_placed_at(DateTime::UNIX_EPOCH - Duration::microseconds(1), now, "at")), "at");
+        assert!(check_placed_at(now + MAX_PLACED_AHEAD, now, "at").is_ok(), "clock skew allowed");
+        assert!(check_placed_at(now + MAX_PLACED_AHEAD + Duration::seconds(1), now, "at").is_err());
+        assert!(check_placed_at(DateTime::<Utc>::MIN_UTC, now, "at").is_err());
+        let precise = DateTime::UNIX_EPOCH + Duration::nanoseconds(1_234_567);
+        assert_eq!(check_placed_at(precise, now, "at").unwrap().timestamp_subsec_nanos(), 1_234_000, "microseconds");
+    }
 }

@@ -4,6 +4,7 @@ use chrono::Utc;
 use entity::workspace;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -66,6 +67,12 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<workspace::M
     workspace::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("workspace"))
 }
 
+/// The workspace, row-locked until the transaction ends (PostgreSQL; SQLite serialises writers),
+/// for the rare changes that read workspace-wide state and write on it (exclusive experiments).
+pub async fn lock<C: ConnectionTrait>(db: &C, id: Uuid) -> AppResult<workspace::Model> {
+    workspace::Entity::find_by_id(id).lock_exclusive().one(db).await?.ok_or_else(|| AppError::not_found("workspace"))
+}
+
 /// The workspace's time zone (validated when the workspace was created).
 pub fn zone(workspace: &workspace::Model) -> chrono_tz::Tz {
     workspace.timezone.parse().unwrap_or(chrono_tz::UTC)
@@ -100,20 +107,14 @@ pub async fn update_settings<C: ConnectionTrait>(
         if serde_json::from_value::<WorkspaceSettings>(merged.clone()).is_err() {
             return Err(AppError::bad_input(field, format!("`{value}` is not a valid value for `{name}`")));
         }
-        if value.as_f64().is_some_and(|n| n < 0.0) {
-            return Err(AppError::bad_input(field, "cannot be negative"));
-        }
     }
     let settings: WorkspaceSettings =
         serde_json::from_value(merged.clone()).map_err(|e| AppError::Internal(e.into()))?;
-    if settings.gross_margin_percent > 100 {
-        return Err(AppError::bad_input("input.patch.grossMarginPercent", "a percentage, 0–100"));
-    }
-    if settings.at_risk_probability_alive_below > 1.0 {
-        return Err(AppError::bad_input("input.patch.atRiskProbabilityAliveBelow", "a probability, 0–1"));
-    }
-    if settings.at_risk_nps_max > 10 {
-        return Err(AppError::bad_input("input.patch.atRiskNpsMax", "an NPS answer, 0–10"));
+    // Only the changed settings: a stored value from before a range existed must not block others.
+    for name in changes.keys() {
+        if let Some(reason) = settings.out_of_range(name) {
+            return Err(AppError::bad_input(format!("input.patch.{name}"), reason));
+        }
     }
     let mut active = workspace.into_active_model();
     active.settings = Set(merged);

@@ -156,10 +156,68 @@ impl Default for WorkspaceSettings {
     }
 }
 
+/// Up to ten years, for settings counted in days.
+const DAYS: std::ops::RangeInclusive<i64> = 0..=3650;
+const POINTS: std::ops::RangeInclusive<i64> = 0..=crate::loyalty::service::MAX_POINTS;
+
+/// The allowed range of every numeric setting, by its API (camelCase) name: the one table the
+/// update checks and the README documents. Booleans and enums need none.
+macro_rules! setting_ranges {
+    ($settings:expr, $name:expr, { $($api:literal: $field:ident in $range:expr),* $(,)? }) => {
+        match $name {
+            $($api => {
+                let range = $range;
+                (!range.contains(&$settings.$field)).then(|| {
+                    format!("must be from {} to {}", range.start(), range.end())
+                })
+            })*
+            _ => None,
+        }
+    };
+}
+
 impl WorkspaceSettings {
     /// Reads settings, falling back to defaults for anything missing or malformed.
     pub fn from_json(value: &serde_json::Value) -> Self {
         serde_json::from_value(value.clone()).unwrap_or_default()
+    }
+
+    /// Why the setting `name` (camelCase) is out of its range, if it is.
+    pub fn out_of_range(&self, name: &str) -> Option<String> {
+        setting_ranges!(self, name, {
+            "activityWindowDays": activity_window_days in 1..=3650,
+            "dormantAfterDays": dormant_after_days in 1..=3650,
+            "loyalMinOrders": loyal_min_orders in 1..=10_000,
+            "loyalMinSpanDays": loyal_min_span_days in DAYS,
+            "atRiskGapFactor": at_risk_gap_factor in 1..=100,
+            "hardToReachMinAttempts": hard_to_reach_min_attempts in 1..=1_000,
+            "hardToReachPercent": hard_to_reach_percent in 0..=100,
+            "thankYouDelayHours": thank_you_delay_hours in 0..=8_760,
+            "surveyDelayDays": survey_delay_days in 0..=365,
+            "checkInAfterDays": check_in_after_days in 1..=3650,
+            "greetingDaysBefore": greeting_days_before in 0..=365,
+            "followUpLookbackDays": follow_up_lookback_days in DAYS,
+            "ticketReopenWindowDays": ticket_reopen_window_days in DAYS,
+            "atRiskCsatMax": at_risk_csat_max in 0..=5,
+            "atRiskNpsMax": at_risk_nps_max in 0..=10,
+            "atRiskProbabilityAliveBelow": at_risk_probability_alive_below in 0.0..=1.0,
+            "atRiskNoContactDays": at_risk_no_contact_days in DAYS,
+            "pointsPerCurrencyUnit": points_per_currency_unit in 0..=10_000,
+            "goodwillPointsOnBreach": goodwill_points_on_breach in POINTS,
+            "pointsExpiryMonths": points_expiry_months in 0..=1_200,
+            "pointsPendingDays": points_pending_days in DAYS,
+            "firstPurchaseBonusPoints": first_purchase_bonus_points in POINTS,
+            "birthdayBonusPoints": birthday_bonus_points in POINTS,
+            "feedbackBonusPoints": feedback_bonus_points in POINTS,
+            "tierDowngradeDays": tier_downgrade_days in 1..=3650,
+            "referrerPoints": referrer_points in POINTS,
+            "refereePoints": referee_points in POINTS,
+            "referralApprovalDays": referral_approval_days in DAYS,
+            "grossMarginPercent": gross_margin_percent in 0..=100,
+            "customerLifespanYears": customer_lifespan_years in 0.0..=100.0,
+            "valuePer100PointsMinor": value_per_100_points_minor in 0..=crate::money::MAX_MINOR,
+            "predictionRefitDays": prediction_refit_days in DAYS,
+        })
     }
 }
 
@@ -173,5 +231,32 @@ mod tests {
         assert_eq!(settings.activity_window_days, 30);
         assert_eq!(settings.loyal_min_orders, 3);
         assert_eq!(WorkspaceSettings::from_json(&serde_json::json!("garbage")), WorkspaceSettings::default());
+    }
+
+    #[test]
+    fn every_numeric_setting_has_a_range_the_defaults_are_in() {
+        let defaults = WorkspaceSettings::default();
+        let names = serde_json::to_value(&defaults).unwrap();
+        for (name, value) in names.as_object().unwrap() {
+            assert_eq!(defaults.out_of_range(name), None, "{name}");
+            if value.is_number() {
+                // The largest value of the setting's type that parses.
+                let candidates = [
+                    serde_json::json!(1e308),
+                    serde_json::json!(i64::MAX),
+                    serde_json::json!(u32::MAX),
+                    serde_json::json!(i32::MAX),
+                ];
+                let settings = candidates
+                    .iter()
+                    .find_map(|huge| {
+                        let mut patched = names.clone();
+                        patched[name] = huge.clone();
+                        serde_json::from_value::<WorkspaceSettings>(patched).ok()
+                    })
+                    .unwrap();
+                assert!(settings.out_of_range(name).is_some(), "{name} has no upper bound");
+            }
+        }
     }
 }

@@ -175,7 +175,7 @@ async fn at_risk_with_the_fitted_models(app: TestApp) {
     vafa::import::orders(app.db(), "acme", csv.as_bytes()).await.unwrap();
     // The simulated purchases are in 2025: keep everyone out of DORMANT to see the model's view.
     let settings =
-        "mutation { updateWorkspaceSettings(input: { patch: { dormantAfterDays: 100000 } }) { dormantAfterDays } }";
+        "mutation { updateWorkspaceSettings(input: { patch: { dormantAfterDays: 3650 } }) { dormantAfterDays } }";
     app.ok(Some(token), settings, json!({})).await;
     let fit =
         app.ok(Some(token), REFIT, json!({ "input": { "observationEnd": "2025-12-31", "timeUnit": "WEEK" } })).await;

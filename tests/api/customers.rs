@@ -18,7 +18,7 @@ async fn customers_are_created_changed_and_read(app: TestApp) {
     let id = app
         .customer(token, json!({
             "name": "  Ada Lovelace ", "email": "ADA@Example.com", "phone": "+44 20 7946 0018",
-            "externalRef": "shop-17", "birthday": "1815-12-10", "ownerId": tenant.admin.id.to_string(),
+            "externalRef": "shop-17", "birthday": "1985-12-10", "ownerId": tenant.admin.id.to_string(),
             "tags": ["VIP", "vip", " newsletter "], "marketingConsent": true,
             "profile": { "city": "London", "country": "gb", "ageBand": "AGE_35_44", "interests": ["maths", "poetry", "maths"], "preferredChannel": "EMAIL" }
         }))

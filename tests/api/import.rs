@@ -26,7 +26,7 @@ async fn imports_are_idempotent_and_report_bad_rows(app: TestApp) {
     let tenant = app.tenant("acme").await;
     let token = Some(tenant.admin_token.as_str());
     let customers = "external_ref,name,email,city,birthday\n\
-        c-1,Ada,ada@example.com,London,1815-12-10\n\
+        c-1,Ada,ada@example.com,London,1985-12-10\n\
         c-2,,nobody@example.com,Paris,\n\
         c-3,Bob,not-an-email,Rome,\n\
         c-4,Cy,cy@example.com,Oslo,31/12/1990\n\

@@ -10,6 +10,7 @@ mod cli;
 mod connections;
 mod customer_app;
 mod customers;
+mod data_safety;
 mod experiments;
 mod follow_ups;
 mod http;

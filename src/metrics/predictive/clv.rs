@@ -10,6 +10,10 @@ use super::{
 /// `d = monthly_discount_rate`, where `E[Y]` is conditional on the customer's `(x, t_x, T)` and `f` is the
 /// number of `unit`s in a month. `unit` must be the unit both models were fitted in; deriving `f` from it
 /// avoids lifetimes' default of days for weekly models. `H = 0` gives 0.
+/// The longest horizon (50 years): each month is one model evaluation, so an unbounded horizon
+/// would let one query spin for hours.
+pub const MAX_MONTHS: u32 = 600;
+
 pub fn customer_lifetime_value<K>(
     bg: &BgNbdParams,
     gg: &GammaGammaParams,
@@ -18,6 +22,9 @@ pub fn customer_lifetime_value<K>(
     monthly_discount_rate: f64,
     unit: TimeUnit,
 ) -> PredictiveResult<f64> {
+    if months > MAX_MONTHS {
+        return Err(PredictiveError::InvalidInput(format!("the horizon is at most {MAX_MONTHS} months, got {months}")));
+    }
     if !(monthly_discount_rate.is_finite() && monthly_discount_rate > -1.0) {
         return Err(PredictiveError::InvalidInput(format!(
             "the monthly discount rate must be finite and > −1, got {monthly_discount_rate}"
@@ -49,6 +56,15 @@ mod tests {
 
     fn customer(x: u32, t_x: f64, age: f64, monetary_value: f64) -> CustomerSummary<()> {
         CustomerSummary { key: (), x, t_x, age, monetary_value }
+    }
+
+    #[test]
+    fn horizons_beyond_the_maximum_are_refused() {
+        let c = customer(2, 30.43, 38.86, 22.35);
+        assert!(customer_lifetime_value(&BG, &GG, &c, MAX_MONTHS, 0.01, TimeUnit::Week).is_ok());
+        // u32::MAX months would be four billion model evaluations for one customer: refused at once.
+        assert!(customer_lifetime_value(&BG, &GG, &c, MAX_MONTHS + 1, 0.01, TimeUnit::Week).is_err());
+        assert!(customer_lifetime_value(&BG, &GG, &c, u32::MAX, 0.01, TimeUnit::Week).is_err());
     }
 
     #[test]
