@@ -31,8 +31,73 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
                 .pragma("temp_store", "MEMORY")
                 .pragma("cache_size", "-65536")
         });
+        options.map_sqlx_sqlite_pool_opts(|pool| {
+            pool.after_connect(|connection, _| {
+                Box::pin(async move {
+                    let mut handle = connection.lock_handle().await?;
+                    unicode_lower::register(handle.as_raw_handle().as_ptr())
+                        .map_err(|message| sea_orm::sqlx::Error::Configuration(message.into()))
+                })
+            })
+        });
     }
     Database::connect(options).await.context("cannot connect to the database")
+}
+
+/// SQLite's own `lower()` folds ASCII only (`ÄRGER` stays `ÄRGER`), so case-insensitive search
+/// missed most non-English text. Every SQLite connection replaces it with Rust's Unicode
+/// lowercase, as PostgreSQL's `lower()` already is. Written by hand: sqlx has no API to register
+/// a scalar function, so this goes through SQLite's C interface.
+mod unicode_lower {
+    use std::ffi::{c_char, c_int};
+
+    use libsqlite3_sys as ffi;
+
+    pub fn register(db: *mut ffi::sqlite3) -> Result<(), String> {
+        let flags = ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC | ffi::SQLITE_INNOCUOUS;
+        // SAFETY: `db` is an open connection, locked for us by sqlx; the name is a C string
+        // literal and `lower` matches the callback signature SQLite expects.
+        let rc = unsafe {
+            ffi::sqlite3_create_function_v2(
+                db,
+                c"lower".as_ptr(),
+                1,
+                flags,
+                std::ptr::null_mut(),
+                Some(lower),
+                None,
+                None,
+                None,
+            )
+        };
+        if rc == ffi::SQLITE_OK { Ok(()) } else { Err(format!("cannot register lower(): SQLite error {rc}")) }
+    }
+
+    unsafe extern "C" fn lower(ctx: *mut ffi::sqlite3_context, argc: c_int, argv: *mut *mut ffi::sqlite3_value) {
+        // SAFETY: SQLite passes `argc` (registered as 1) valid values and a live context; the text
+        // pointer is valid for `sqlite3_value_bytes` bytes until the next call on that value, and
+        // SQLITE_TRANSIENT makes SQLite copy the result before `lowered` is dropped.
+        unsafe {
+            if argc != 1 {
+                ffi::sqlite3_result_null(ctx);
+                return;
+            }
+            let value = *argv;
+            let text = ffi::sqlite3_value_text(value);
+            if ffi::sqlite3_value_type(value) == ffi::SQLITE_NULL || text.is_null() {
+                ffi::sqlite3_result_null(ctx);
+                return;
+            }
+            let length = usize::try_from(ffi::sqlite3_value_bytes(value)).unwrap_or(0);
+            let lowered = String::from_utf8_lossy(std::slice::from_raw_parts(text, length)).to_lowercase();
+            match c_int::try_from(lowered.len()) {
+                Ok(length) => {
+                    ffi::sqlite3_result_text(ctx, lowered.as_ptr().cast::<c_char>(), length, ffi::SQLITE_TRANSIENT())
+                }
+                Err(_) => ffi::sqlite3_result_error_toobig(ctx),
+            }
+        }
+    }
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {

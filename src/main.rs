@@ -73,6 +73,9 @@ enum Command {
         /// Workspace slug.
         #[arg(long, default_value = "demo")]
         workspace: String,
+        /// Accept rows with missing or extra fields and fields spanning lines (default: strict).
+        #[arg(long)]
+        lenient: bool,
     },
     /// Run the background jobs once (follow-up rules, lifecycle sweep), e.g. from cron.
     RunJobs(DatabaseArgs),
@@ -123,13 +126,14 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("migrations applied");
             Ok(())
         }
-        Command::Import { database, kind, file, workspace } => {
+        Command::Import { database, kind, file, workspace, lenient } => {
             let db = open(&database).await?;
             let input = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
             let input = std::io::BufReader::with_capacity(1 << 20, input);
+            let options = vafa::import::ImportOptions { strict: !lenient };
             let summary = match kind {
-                ImportKind::Customers => vafa::import::customers(&db, &workspace, input).await,
-                ImportKind::Orders => vafa::import::orders(&db, &workspace, input).await,
+                ImportKind::Customers => vafa::import::customers_with(&db, &workspace, input, options).await,
+                ImportKind::Orders => vafa::import::orders_with(&db, &workspace, input, options).await,
             }
             .map_err(describe)?;
             println!("{}", summary.report());

@@ -30,6 +30,10 @@ pub struct AccessClaims {
     pub nbf: i64,
     pub exp: i64,
     pub jti: Uuid,
+    /// The sign-in session (refresh-token family) the token was issued for; none for tokens
+    /// issued outside a sign-in (CLI, customer codes). Live sockets end with their session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 pub struct JwtKeys {
@@ -62,15 +66,20 @@ impl JwtKeys {
     }
 
     pub fn issue_access(&self, user_id: Uuid, workspace_id: Uuid) -> AppResult<SignedToken> {
-        self.issue(user_id, workspace_id, STAFF_AUDIENCE)
+        self.issue(user_id, workspace_id, STAFF_AUDIENCE, None)
+    }
+
+    /// A staff token of the sign-in session `session` (its refresh-token family).
+    pub fn issue_session_access(&self, user_id: Uuid, workspace_id: Uuid, session: Uuid) -> AppResult<SignedToken> {
+        self.issue(user_id, workspace_id, STAFF_AUDIENCE, Some(session))
     }
 
     /// A token for a customer (mobile apps); see `customer_app`.
     pub fn issue_customer_access(&self, customer_id: Uuid, workspace_id: Uuid) -> AppResult<SignedToken> {
-        self.issue(customer_id, workspace_id, CUSTOMER_AUDIENCE)
+        self.issue(customer_id, workspace_id, CUSTOMER_AUDIENCE, None)
     }
 
-    fn issue(&self, subject: Uuid, workspace_id: Uuid, audience: &str) -> AppResult<SignedToken> {
+    fn issue(&self, subject: Uuid, workspace_id: Uuid, audience: &str, sid: Option<Uuid>) -> AppResult<SignedToken> {
         let now = Utc::now();
         let expires_at = now + self.settings.access_token_ttl;
         let claims = AccessClaims {
@@ -82,6 +91,7 @@ impl JwtKeys {
             nbf: now.timestamp(),
             exp: expires_at.timestamp(),
             jti: Uuid::now_v7(),
+            sid,
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("cannot sign token: {e}")))?;

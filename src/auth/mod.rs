@@ -217,14 +217,13 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> AppResult<O
     Ok(Some(Principal::Staff { user_id: user.id, workspace_id: user.workspace_id, role: user.role }))
 }
 
-/// When the access token in `header` expires (API keys do not).
-pub fn access_token_expiry(state: &AppState, header: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+/// The claims of the access token in `header` (none for API keys, which do not expire).
+pub fn access_token_claims(state: &AppState, header: &str) -> Option<jwt::AccessClaims> {
     let token = header.strip_prefix("Bearer ")?.trim();
     if token.starts_with(api_keys::KEY_PREFIX) {
         return None;
     }
-    let claims = state.jwt().verify_access(token).ok()?;
-    chrono::DateTime::from_timestamp(claims.exp, 0)
+    state.jwt().verify_access(token).ok()
 }
 
 #[cfg(test)]

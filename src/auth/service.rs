@@ -63,7 +63,8 @@ pub async fn login(
         active.last_login_at = Set(Some(now));
         active.updated_at = Set(now);
         let user = active.update(txn).await?;
-        let refresh = tokens::issue(txn, user.workspace_id, user.id, new_id(), jwt.settings.refresh_token_ttl).await?;
+        let family = new_id();
+        let refresh = tokens::issue(txn, user.workspace_id, user.id, family, jwt.settings.refresh_token_ttl).await?;
         audit::record(
             txn,
             user.workspace_id,
@@ -74,7 +75,7 @@ pub async fn login(
             json!({}),
         )
         .await?;
-        session(jwt, user, refresh)
+        session(jwt, user, refresh, family)
     })
     .await
 }
@@ -85,6 +86,7 @@ pub async fn refresh(db: &DatabaseConnection, jwt: &JwtKeys, presented: &str) ->
         let Some(current) = tokens::find(txn, presented).await? else { return Ok(Err(tokens::rejected())) };
         if current.revoked_at.is_some() {
             let revoked = tokens::revoke_family(txn, current.family_id).await?;
+            session_ended(current.workspace_id, current.family_id);
             tracing::warn!(family = %current.family_id, revoked, "refresh token reuse; family revoked");
             return Ok(Err(tokens::rejected()));
         }
@@ -101,7 +103,7 @@ pub async fn refresh(db: &DatabaseConnection, jwt: &JwtKeys, presented: &str) ->
             // Lost a race with a concurrent refresh of the same token: treat as reuse.
             return Err(tokens::rejected());
         }
-        Ok(Ok(session(jwt, user, next)?))
+        Ok(Ok(session(jwt, user, next, current.family_id)?))
     })
     .await?;
     // A reuse must stay revoked, so its writes are committed before the error is returned.
@@ -111,14 +113,27 @@ pub async fn refresh(db: &DatabaseConnection, jwt: &JwtKeys, presented: &str) ->
 /// Revokes the refresh token's family (this device's session). Unknown tokens are ignored.
 pub async fn logout(db: &DatabaseConnection, presented: &str) -> AppResult<bool> {
     transact(db, async |txn| match tokens::find(txn, presented).await? {
-        Some(token) => Ok(tokens::revoke_family(txn, token.family_id).await? > 0),
+        Some(token) => {
+            session_ended(token.workspace_id, token.family_id);
+            Ok(tokens::revoke_family(txn, token.family_id).await? > 0)
+        }
         None => Ok(false),
     })
     .await
 }
 
-fn session(jwt: &JwtKeys, user: user::Model, refresh: tokens::IssuedRefreshToken) -> AppResult<Session> {
-    let access = jwt.issue_access(user.id, user.workspace_id)?;
+/// Live sockets opened with the session's access tokens close.
+fn session_ended(workspace_id: uuid::Uuid, family_id: uuid::Uuid) {
+    crate::events::raise(crate::events::Event::AccessRevoked { workspace_id, subject: family_id });
+}
+
+fn session(
+    jwt: &JwtKeys,
+    user: user::Model,
+    refresh: tokens::IssuedRefreshToken,
+    family: uuid::Uuid,
+) -> AppResult<Session> {
+    let access = jwt.issue_session_access(user.id, user.workspace_id, family)?;
     Ok(Session {
         access_token: access.token,
         access_token_expires_at: access.expires_at,

@@ -2,7 +2,8 @@
 //! the revocation async-graphql's own socket loop does not have: `connection_init` within a
 //! deadline (4408), at most so many subscriptions per socket, and a principal that stays valid —
 //! re-checked before events are delivered and at once when its credentials are revoked, closed
-//! with 4403 when it no longer is, and at its token's expiry.
+//! with 4403 when it no longer is, when its sign-in session ends (logout) and at its token's
+//! expiry.
 //!
 //! Browsers cannot set headers on a WebSocket, so the token comes in `connection_init`:
 //! `{"authorization": "Bearer <token>"}` (or `{"token": "<token>"}`).
@@ -44,6 +45,8 @@ struct Session {
     authorization: String,
     principal: Principal,
     expires_at: Option<DateTime<Utc>>,
+    /// The sign-in session of the token, which a logout ends.
+    session_id: Option<uuid::Uuid>,
     checked_at: Instant,
 }
 
@@ -121,14 +124,19 @@ pub async fn serve(
                 break Some((CLOSE_FORBIDDEN, "Forbidden: the token expired"));
             }
             event = events.recv(), if authenticated => {
-                let check = match &event {
-                    Ok(event) => **event == Event::Gap || revokes(event, &session),
+                let verdict = match &event {
+                    Ok(event) if **event == Event::Gap => Verdict::Recheck,
+                    Ok(event) => verdict(event, &session),
                     // Missed events may have held a revocation.
-                    Err(RecvError::Lagged(_)) => true,
-                    Err(RecvError::Closed) => false,
+                    Err(RecvError::Lagged(_)) => Verdict::Recheck,
+                    Err(RecvError::Closed) => Verdict::Unaffected,
                 };
-                if check && !still_allowed(&app, &session, true).await {
-                    break Some((CLOSE_FORBIDDEN, "Forbidden"));
+                match verdict {
+                    Verdict::Ended => break Some((CLOSE_FORBIDDEN, "Forbidden: signed out")),
+                    Verdict::Recheck if !still_allowed(&app, &session, true).await => {
+                        break Some((CLOSE_FORBIDDEN, "Forbidden"));
+                    }
+                    Verdict::Recheck | Verdict::Unaffected => {}
                 }
             }
         }
@@ -181,10 +189,22 @@ fn delivers_data(text: &str) -> bool {
     serde_json::from_str::<Value>(text).is_ok_and(|m| matches!(m["type"].as_str(), Some("next" | "data")))
 }
 
-/// Whether `event` revokes the socket's own credentials.
-fn revokes(event: &Event, session: &SharedSession) -> bool {
-    let Event::AccessRevoked { subject, .. } = event else { return false };
-    session_of(session).as_ref().is_some_and(|s| s.principal.subject() == *subject)
+/// What an event means for the socket's credentials.
+enum Verdict {
+    /// Its sign-in session ended (logout, or a stolen refresh token's family revoked).
+    Ended,
+    /// Its user, key or customer changed: authenticate again.
+    Recheck,
+    Unaffected,
+}
+
+fn verdict(event: &Event, session: &SharedSession) -> Verdict {
+    let Event::AccessRevoked { subject, .. } = event else { return Verdict::Unaffected };
+    match session_of(session).as_ref() {
+        Some(s) if s.session_id == Some(*subject) => Verdict::Ended,
+        Some(s) if s.principal.subject() == *subject => Verdict::Recheck,
+        _ => Verdict::Unaffected,
+    }
 }
 
 /// Re-authenticates the socket's credentials (at most every [`RECHECK_AFTER`] unless `now`):
@@ -220,10 +240,13 @@ async fn connection_data(app: &AppState, payload: Value, session: &SharedSession
     let principal = auth::authenticate(app, Some(&authorization))
         .await?
         .ok_or_else(|| AppError::Unauthenticated("send the token in connection_init".to_owned()))?;
-    let expires_at = auth::access_token_expiry(app, &authorization);
+    let claims = auth::access_token_claims(app, &authorization);
+    let expires_at = claims.as_ref().and_then(|c| DateTime::from_timestamp(c.exp, 0));
+    let session_id = claims.and_then(|c| c.sid);
     let mut data = Data::default();
     data.insert(RequestContext { principal: Some(principal.clone()), client_ip: None });
     schema::insert_loaders(app, &mut data);
-    *session_of(session) = Some(Session { authorization, principal, expires_at, checked_at: Instant::now() });
+    *session_of(session) =
+        Some(Session { authorization, principal, expires_at, session_id, checked_at: Instant::now() });
     Ok(data)
 }

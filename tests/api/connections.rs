@@ -245,6 +245,27 @@ async fn sockets_close_when_credentials_are_revoked(app: TestApp) {
     assert_eq!(response.status(), 200);
     assert_eq!(close_code(&mut socket, Duration::from_secs(5)).await, Some(4403));
 
+    // A logout ends the sockets of that sign-in session only.
+    let signed_in = |n: u32| {
+        let app = &app;
+        async move {
+            let (status, body) = app.login("acme", "admin@acme.example", crate::support::PASSWORD).await;
+            assert_eq!(status, 200, "login {n}: {body}");
+            let login = &body["data"]["login"];
+            (login["accessToken"].as_str().unwrap().to_owned(), login["refreshToken"].as_str().unwrap().to_owned())
+        }
+    };
+    let (phone_access, phone_refresh) = signed_in(1).await;
+    let (laptop_access, _) = signed_in(2).await;
+    let mut phone = subscribe(&app.url, &phone_access, query).await;
+    let mut laptop = subscribe(&app.url, &laptop_access, query).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let logout = "mutation($t: String!) { logout(input: { refreshToken: $t }) { revoked } }";
+    app.ok(Some(&phone_access), logout, json!({ "t": phone_refresh })).await;
+    assert_eq!(close_code(&mut phone, Duration::from_secs(5)).await, Some(4403));
+    let still = tokio::time::timeout(Duration::from_millis(500), laptop.next()).await;
+    assert!(still.is_err(), "the other session's socket was touched: {still:?}");
+
     // A token that expires while the socket is open.
     let now = chrono::Utc::now().timestamp();
     let claims = json!({

@@ -213,7 +213,33 @@ async fn a_page_of_customers_costs_a_bounded_number_of_statements(app: TestApp) 
     assert!(large_count <= 8, "{large_count} statements for one page");
 }
 
+/// `contains` ignores case beyond ASCII, on SQLite as on PostgreSQL.
+async fn search_folds_case_in_every_script(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = tenant.admin_token.as_str();
+    app.customer(token, json!({ "name": "ÄRGER Müller" })).await;
+    app.customer(token, json!({ "name": "Ιωάννης ΠΑΠΑΔΌΠΟΥΛΟΣ" })).await;
+    app.customer(token, json!({ "name": "Plain Ascii" })).await;
+    let query = "query($f: CustomerFilter) { customers(filter: $f) { edges { node { name } } } }";
+    for (needle, expected) in [
+        ("ärger", "ÄRGER Müller"),
+        ("MÜLLER", "ÄRGER Müller"),
+        ("ιωάννης παπαδόπουλ", "Ιωάννης ΠΑΠΑΔΌΠΟΥΛΟΣ"),
+        ("ascii", "Plain Ascii"),
+    ] {
+        let data = app.ok(Some(token), query, json!({ "f": { "name": { "contains": needle } } })).await;
+        let names: Vec<&str> = data["customers"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, [expected], "{needle}");
+    }
+}
+
 db_tests!(
+    search_folds_case_in_every_script,
     customers_are_created_changed_and_read,
     bad_customer_input_writes_nothing,
     customers_filter_and_sort,
