@@ -196,3 +196,71 @@ mod locked_down {
         run_with(Backend::Postgres, locked_down_settings(), super::locked_down).await
     }
 }
+
+/// A TCP relay to `upstream` that can be frozen: bytes stop flowing, sockets stay open — a
+/// database that hangs rather than refuses.
+async fn freezable_relay(upstream: String) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let frozen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let flag = frozen.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else { continue };
+            let (client_read, client_write) = client.into_split();
+            let (server_read, server_write) = server.into_split();
+            tokio::spawn(pump(client_read, server_write, flag.clone()));
+            tokio::spawn(pump(server_read, client_write, flag.clone()));
+        }
+    });
+    (address, frozen)
+}
+
+async fn pump(
+    mut from: impl tokio::io::AsyncRead + Unpin,
+    mut to: impl tokio::io::AsyncWrite + Unpin,
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = [0u8; 8192];
+    while let Ok(n) = from.read(&mut buffer).await {
+        while frozen.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        if n == 0 || to.write_all(&buffer[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// PostgreSQL only: an unresponsive database server (SQLite is a file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_answers_promptly_when_the_database_hangs() {
+    crate::support::run(Backend::Postgres, |app| async move {
+        let mut url = url::Url::parse(&app.database_url).unwrap();
+        let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+        let (relay, frozen) = freezable_relay(upstream).await;
+        let (host, port) = relay.split_once(':').unwrap();
+        url.set_host(Some(host)).unwrap();
+        url.set_port(Some(port.parse().unwrap())).unwrap();
+        let db = vafa::db::connect(url.as_str()).await.unwrap();
+        let jwt = vafa::config::JwtSettings {
+            secret: app.jwt_secret.clone(),
+            access_token_ttl: std::time::Duration::from_secs(900),
+            refresh_token_ttl: std::time::Duration::from_secs(3600),
+        };
+        let state = vafa::AppState::new(db, jwt, HttpSettings::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let connections = state.http().connections;
+        tokio::spawn(vafa::http::serve(listener, vafa::build_app(state), connections, std::future::pending()));
+        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(4)).build().unwrap();
+        let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 200);
+        frozen.store(true, std::sync::atomic::Ordering::SeqCst);
+        let hung = client.get(format!("{base}/readyz")).send().await.expect("an answer despite the hung database");
+        assert_eq!(hung.status(), 503);
+        frozen.store(false, std::sync::atomic::Ordering::SeqCst);
+    })
+    .await
+}
