@@ -119,6 +119,22 @@ async fn administration_commands(app: TestApp) {
     assert_eq!(status, 200);
 }
 
+/// The GraphiQL URL and access token `serve --demo` prints.
+fn demo_access(child: &mut std::process::Child) -> (String, String) {
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout piped")).lines();
+    let mut url = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("GraphiQL: ") {
+            url = Some(rest.to_owned());
+        }
+        if let Some(token) = line.strip_prefix("Access token: ") {
+            return (url.expect("GraphiQL URL printed"), token.to_owned());
+        }
+    }
+    panic!("no access token printed");
+}
+
 async fn demo_mode_prints_a_working_token(app: TestApp) {
     let data_dir = tempfile::tempdir().unwrap();
     let mut command = vafa();
@@ -127,19 +143,7 @@ async fn demo_mode_prints_a_working_token(app: TestApp) {
         command.envs(env_for(&app));
     }
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut url, mut token) = (None, None);
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("GraphiQL: ") {
-            url = Some(rest.to_owned());
-        }
-        if let Some(rest) = line.strip_prefix("Access token: ") {
-            token = Some(rest.to_owned());
-            break;
-        }
-    }
-    let (url, token) = (url.expect("GraphiQL URL printed"), token.expect("token printed"));
+    let (url, token) = demo_access(&mut child);
     let response = reqwest::Client::new()
         .post(&url)
         .header("content-type", "application/json")
@@ -186,19 +190,7 @@ async fn tokens_never_reach_the_log(app: TestApp) {
         command.envs(env_for(&app));
     }
     let mut child = command.stdout(Stdio::piped()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut url, mut token) = (None, None);
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("GraphiQL: ") {
-            url = Some(rest.to_owned());
-        }
-        if let Some(rest) = line.strip_prefix("Access token: ") {
-            token = Some(rest.to_owned());
-            break;
-        }
-    }
-    let (url, token) = (url.expect("GraphiQL URL printed"), token.expect("token printed"));
+    let (url, token) = demo_access(&mut child);
     let response = reqwest::Client::new()
         .post(&url)
         .header("content-type", "application/json")
