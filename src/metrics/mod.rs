@@ -40,6 +40,14 @@ pub struct RetentionMetricsInput {
     pub filter: Option<CustomerFilter>,
 }
 
+impl RetentionMetricsInput {
+    /// A heavy field, plus 1 per bucket computed.
+    fn cost(&self, child_complexity: usize) -> usize {
+        let buckets = periods::bucket_count(self.from, self.to, self.granularity);
+        crate::graphql::limits::HEAVY_FIELD_COST.saturating_add(buckets).saturating_add(child_complexity)
+    }
+}
+
 /// One period `[from, to)`. Rates are fractions; null where the denominator is 0.
 pub struct RetentionBucket {
     from: DateTime<Utc>,
@@ -247,6 +255,17 @@ pub struct CohortRetentionInput {
     pub granularity: Granularity,
     #[graphql(default_with = "CohortMetric::Customers")]
     pub metric: CohortMetric,
+}
+
+impl CohortRetentionInput {
+    /// A heavy field, plus its cells: each cohort has one per period up to today, so the matrix
+    /// grows with the square of the span (ten cells cost 1).
+    fn cost(&self, child_complexity: usize) -> usize {
+        let cohorts = periods::bucket_count(self.from, self.to, self.granularity);
+        let periods = periods::bucket_count(self.from, Utc::now().date_naive().max(self.to), self.granularity);
+        let cells = cohorts.saturating_mul(periods) / 10;
+        crate::graphql::limits::HEAVY_FIELD_COST.saturating_add(cells).saturating_add(child_complexity)
+    }
 }
 
 /// Customers whose first completed order fell in one period.
@@ -879,7 +898,7 @@ pub struct MetricsQuery;
 #[Object]
 impl MetricsQuery {
     /// Retention, churn, purchase and lead-conversion metrics per period (METRICS.md §1, §2, §5).
-    #[graphql(complexity = "crate::graphql::limits::HEAVY_FIELD_COST + child_complexity")]
+    #[graphql(complexity = "input.cost(child_complexity)")]
     async fn retention_metrics(
         &self,
         ctx: &Context<'_>,
@@ -1069,7 +1088,7 @@ impl MetricsQuery {
 
     /// The cohort matrix (METRICS.md §6): cohorts by the period of their first completed order,
     /// one cell per later period up to the current one; future periods are left out.
-    #[graphql(complexity = "crate::graphql::limits::HEAVY_FIELD_COST + child_complexity")]
+    #[graphql(complexity = "input.cost(child_complexity)")]
     async fn cohort_retention(
         &self,
         ctx: &Context<'_>,

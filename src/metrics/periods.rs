@@ -74,6 +74,12 @@ pub fn boundary_dates(from: NaiveDate, to: NaiveDate, granularity: Granularity) 
     Ok(out)
 }
 
+/// How many buckets `[from, to)` spans (at most [`MAX_BUCKETS`] + 1, which the query refuses):
+/// for a query's cost, known before it runs.
+pub fn bucket_count(from: NaiveDate, to: NaiveDate, granularity: Granularity) -> usize {
+    boundary_dates(from, to, granularity).map_or(MAX_BUCKETS + 1, |b| b.len().saturating_sub(1)).max(1)
+}
+
 /// [`boundary_dates`] as instants: local midnights in `zone`.
 pub fn boundaries(from: NaiveDate, to: NaiveDate, granularity: Granularity, zone: Tz) -> AppResult<Vec<DateTime<Utc>>> {
     Ok(boundary_dates(from, to, granularity)?.into_iter().map(|d| start_of(d, zone)).collect())

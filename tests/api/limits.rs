@@ -105,6 +105,15 @@ async fn metric_fields_carry_their_cost(app: TestApp) {
     let data = app.ok(token, &aliases(2), json!({})).await;
     assert!(data["m1"]["activityWindowDays"].is_number());
 
+    // The cohort matrix grows with the square of its span: daily cohorts over three years are
+    // refused before they run, monthly ones over two years are not.
+    let cohorts = "query($i: CohortRetentionInput!) { cohortRetention(input: $i) { periodStart size } }";
+    let daily = json!({ "i": { "from": "2023-01-01", "to": "2026-01-01", "granularity": "DAY" } });
+    let error = first_error(&app, token, cohorts, daily).await;
+    assert_eq!(error["extensions"]["code"], "QUERY_TOO_COMPLEX", "{error}");
+    let monthly = json!({ "i": { "from": "2024-01-01", "to": "2026-01-01", "granularity": "MONTH" } });
+    app.ok(token, cohorts, monthly).await;
+
     // Reports and exports weigh the same.
     for field in ["rfm { analyzedAt }", "customerValue { customers }", "predictionModel { customers }"] {
         let query = format!("{{ {} }}", (0..12).map(|i| format!("a{i}: {field}")).collect::<Vec<_>>().join(" "));
