@@ -1,4 +1,4 @@
-//! The cohort retention matrix (METRICS.md §6): customers grouped by the period of their first
+//! The cohort retention matrix (docs/metrics.md §6): customers grouped by the period of their first
 //! completed order; cell (c, k) counts those who ordered in period c + k. Periods after the
 //! current one are left out, never shown as 0; the current one is partial.
 

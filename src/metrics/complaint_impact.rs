@@ -1,7 +1,7 @@
 //! Complaint impact: do customers who complain leave more often, are they worth more or less, and
 //! does resolving fast keep them? Over the customers active at the start of a period (S, as in
 //! retention), split by whether they filed a complaint during it and by how fast their slowest
-//! complaint was resolved; churn is S \ E within each group (METRICS.md §1).
+//! complaint was resolved; churn is S \ E within each group (docs/metrics.md §1).
 
 use std::collections::HashMap;
 

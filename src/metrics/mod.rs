@@ -1,4 +1,4 @@
-//! Retention metrics (METRICS.md): retention and churn, purchase metrics, lead conversion per
+//! Retention metrics (docs/metrics.md): retention and churn, purchase metrics, lead conversion per
 //! period, cohorts, RFM, and the predictive models (`predictive`: BG/NBD, Gamma-Gamma, CLV). Definitions
 //! live in the pure modules; `service` loads data.
 
@@ -145,7 +145,7 @@ fn minor_to_decimal(minor: i128, currency: &str) -> Decimal {
     Decimal::from_i128_with_scale(minor, exponent)
 }
 
-/// Lead-to-customer conversion (METRICS.md §5), overall and by lead source and category.
+/// Lead-to-customer conversion (docs/metrics.md §5), overall and by lead source and category.
 #[derive(SimpleObject)]
 pub struct LeadConversion {
     /// Leads created in the period.
@@ -671,7 +671,7 @@ pub struct MetricsMutation;
 #[Object]
 impl MetricsMutation {
     /// Fits BG/NBD and Gamma-Gamma on the completed orders placed on or before `observationEnd`
-    /// (METRICS.md §9–12) and makes the fit current. `INSUFFICIENT_DATA` below 100 customers or 20
+    /// (docs/metrics.md §9–12) and makes the fit current. `INSUFFICIENT_DATA` below 100 customers or 20
     /// repeat buyers.
     #[graphql(complexity = "crate::graphql::limits::HEAVY_FIELD_COST + child_complexity")]
     async fn refit_predictive_models(
@@ -697,7 +697,7 @@ pub struct ParetoPoint {
     pub revenue_share: Option<f64>,
 }
 
-/// Who carries the revenue, and what a customer is worth on average (METRICS.md §3).
+/// Who carries the revenue, and what a customer is worth on average (docs/metrics.md §3).
 #[derive(SimpleObject)]
 pub struct CustomerValue {
     pub as_of: DateTime<Utc>,
@@ -712,7 +712,7 @@ pub struct CustomerValue {
     pub average_order_value: Option<Decimal>,
     /// Orders per ordering customer over the trailing 365 days.
     pub yearly_purchase_frequency: Option<f64>,
-    /// Churn over the trailing 365 days (METRICS.md §1).
+    /// Churn over the trailing 365 days (docs/metrics.md §1).
     pub annual_churn: Option<f64>,
     /// `customerLifespanYears` when set, else 1 / annual churn; null when churn is 0.
     pub lifespan_years: Option<f64>,
@@ -897,7 +897,7 @@ pub struct MetricsQuery;
 
 #[Object]
 impl MetricsQuery {
-    /// Retention, churn, purchase and lead-conversion metrics per period (METRICS.md §1, §2, §5).
+    /// Retention, churn, purchase and lead-conversion metrics per period (docs/metrics.md §1, §2, §5).
     #[graphql(complexity = "input.cost(child_complexity)")]
     async fn retention_metrics(
         &self,
@@ -984,7 +984,7 @@ impl MetricsQuery {
         })
     }
 
-    /// NPS and CSAT per period and for a segment (METRICS.md §4).
+    /// NPS and CSAT per period and for a segment (docs/metrics.md §4).
     #[graphql(complexity = "crate::graphql::limits::HEAVY_FIELD_COST + child_complexity")]
     async fn satisfaction_metrics(
         &self,
@@ -1015,7 +1015,7 @@ impl MetricsQuery {
         Ok(Some(PredictionModel(predictions::Fitted::try_from(model)?)))
     }
 
-    /// RFM quintile scores (METRICS.md §7, ties share the lowest score of their block) summarised
+    /// RFM quintile scores (docs/metrics.md §7, ties share the lowest score of their block) summarised
     /// by segment, as of now. Per customer: `customer.rfm`.
     #[graphql(complexity = "crate::graphql::limits::HEAVY_FIELD_COST + child_complexity")]
     async fn rfm(&self, ctx: &Context<'_>) -> async_graphql::Result<RfmReport> {
@@ -1086,7 +1086,7 @@ impl MetricsQuery {
         Ok(RfmReport { analyzed_at: now, customers: scored, segments, thresholds })
     }
 
-    /// The cohort matrix (METRICS.md §6): cohorts by the period of their first completed order,
+    /// The cohort matrix (docs/metrics.md §6): cohorts by the period of their first completed order,
     /// one cell per later period up to the current one; future periods are left out.
     #[graphql(complexity = "input.cost(child_complexity)")]
     async fn cohort_retention(

@@ -1,4 +1,4 @@
-//! Period boundaries in the workspace time zone (METRICS.md §0): buckets are half-open
+//! Period boundaries in the workspace time zone (docs/metrics.md §0): buckets are half-open
 //! `[from, to)` and start at local midnight of a day, a Monday, a month, a quarter or a year.
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeZone, Utc};

@@ -1,5 +1,5 @@
 //! Fitting the predictive models on a workspace's orders and scoring customers with the stored fit.
-//! Orders become purchase days in the workspace time zone (METRICS.md §12); the maths is in
+//! Orders become purchase days in the workspace time zone (docs/metrics.md §12); the maths is in
 //! `predictive`.
 
 use std::collections::HashMap;

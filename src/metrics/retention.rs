@@ -1,4 +1,4 @@
-//! Retention, churn and purchase metrics per period (METRICS.md §1–2), computed from each
+//! Retention, churn and purchase metrics per period (docs/metrics.md §1–2), computed from each
 //! customer's purchase days. Pure: the caller loads them.
 //!
 //! Periods and the activity window are made of local calendar days (workspace time zone): a
@@ -229,7 +229,7 @@ mod tests {
         series(customers.iter().map(Vec::as_slice), &[from, to], window).1
     }
 
-    /// METRICS.md §1's example: S = 100 of whom 60 stay, 15 earlier customers come back, 30 new
+    /// docs/metrics.md §1's example: S = 100 of whom 60 stay, 15 earlier customers come back, 30 new
     /// customers all active at the end → E = 105, textbook CRR 0.75, retention 0.60, churn 0.40.
     #[test]
     fn the_specification_example() {

@@ -1,6 +1,6 @@
-//! RFM quintile scores (METRICS.md §7) with the deterministic tie rule, and named segments.
+//! RFM quintile scores (docs/metrics.md §7) with the deterministic tie rule, and named segments.
 //!
-//! Segments use the R × F grid of METRICS.md §7, with its "Hibernating" block split by recency so
+//! Segments use the R × F grid of docs/metrics.md §7, with its "Hibernating" block split by recency so
 //! the eleven segments the product names all exist: R = 1 with F 1–2 is **Lost**, R = 2 with F 1–2
 //! is **Hibernating**.
 //!

@@ -1,4 +1,4 @@
-//! NPS and CSAT (METRICS.md §4). Pure.
+//! NPS and CSAT (docs/metrics.md §4). Pure.
 
 /// Net Promoter Score of 0–10 answers: promoters 9–10, passives 7–8, detractors 0–6.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -40,7 +40,7 @@ pub struct RetentionReport {
     pub lifetime_repeat_purchase_rate: Option<f64>,
 }
 
-/// Lead-to-customer conversion of one period (METRICS.md §5).
+/// Lead-to-customer conversion of one period (docs/metrics.md §5).
 #[derive(Clone, Default)]
 pub struct LeadConversion {
     pub created: u64,

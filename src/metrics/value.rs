@@ -1,5 +1,5 @@
 //! Customer value: the Pareto view (how much revenue the best customers bring) and the population
-//! historical CLV (METRICS.md §3). Pure.
+//! historical CLV (docs/metrics.md §3). Pure.
 
 /// Customer shares at which the Pareto curve is reported.
 pub const CURVE_POINTS: [f64; 13] = [0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0];

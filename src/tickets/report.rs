@@ -110,7 +110,7 @@ pub struct ComplaintStats {
     /// Share of tickets with an SLA outcome that met every target.
     pub sla_attainment: Option<f64>,
     pub csat_responses: i64,
-    /// Share of ratings that are 4 or 5 (METRICS.md §4).
+    /// Share of ratings that are 4 or 5 (docs/metrics.md §4).
     pub csat: Option<f64>,
     /// Mean rating, 1–5.
     pub average_rating: Option<f64>,

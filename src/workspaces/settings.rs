@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, async_graphql::SimpleObject)]
 #[serde(default, rename_all = "camelCase")]
 pub struct WorkspaceSettings {
-    /// A customer is active with a completed order in the last this many days (METRICS.md "W").
+    /// A customer is active with a completed order in the last this many days (docs/metrics.md "W").
     pub activity_window_days: i64,
     /// With no completed order for this many days a customer is DORMANT.
     pub dormant_after_days: i64,

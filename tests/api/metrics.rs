@@ -1,5 +1,5 @@
 //! Retention metrics through the API, checked against counts worked out by hand from
-//! METRICS.md's definitions (monthly buckets in the workspace time zone, W = 90 days).
+//! docs/metrics.md's definitions (monthly buckets in the workspace time zone, W = 90 days).
 
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};

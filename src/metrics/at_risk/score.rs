@@ -1,4 +1,4 @@
-//! At-risk early warning (METRICS.md §8): which customers are slipping away, how likely, and why.
+//! At-risk early warning (docs/metrics.md §8): which customers are slipping away, how likely, and why.
 //! Pure: the caller gathers each customer's signals.
 //!
 //! Every reason has a weight in (0, 1); the score is `1 − Π(1 − weight)` over the reasons found,
@@ -17,7 +17,7 @@
 //!
 //! The expected gap is the customer's own mean gap between orders with three or more orders, the
 //! workspace's median gap with one order, and halfway between with two: P(alive) is 1 for every
-//! one-time buyer by construction, so they are judged on the gap alone (METRICS.md §8).
+//! one-time buyer by construction, so they are judged on the gap alone (docs/metrics.md §8).
 
 use serde::{Deserialize, Serialize};
 
