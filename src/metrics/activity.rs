@@ -185,27 +185,9 @@ pub async fn refresh<C: ConnectionTrait>(db: &C, customer: &customer::Model) -> 
 
 /// Rebuilds every row of the workspace from its orders (after a bulk import).
 pub async fn rebuild_workspace<C: ConnectionTrait>(db: &C, workspace_id: Uuid) -> AppResult<()> {
-    rebuild(db, workspace_id, None).await
-}
-
-/// Customer ids per statement (SQLite binds at most 32766 values).
-const IDS_PER_STATEMENT: usize = 1_000;
-
-/// Rebuilds the rows of `customers` (one import batch) from their orders.
-pub async fn rebuild_customers<C: ConnectionTrait>(db: &C, workspace_id: Uuid, customers: &[Uuid]) -> AppResult<()> {
-    for chunk in customers.chunks(IDS_PER_STATEMENT) {
-        rebuild(db, workspace_id, Some(chunk)).await?;
-    }
-    Ok(())
-}
-
-/// Rebuilds the rows of the workspace, or of `only` these customers.
-async fn rebuild<C: ConnectionTrait>(db: &C, workspace_id: Uuid, only: Option<&[Uuid]>) -> AppResult<()> {
     let zone = workspaces::service::zone(&workspaces::service::get(db, workspace_id).await?);
-    let ids = |ids: &[Uuid]| ids.to_vec();
     customer_activity::Entity::delete_many()
         .filter(customer_activity::Column::WorkspaceId.eq(workspace_id))
-        .apply_if(only.map(ids), |q, ids| q.filter(customer_activity::Column::CustomerId.is_in(ids)))
         .exec(db)
         .await?;
     // Deleted customers are few: leave them out here rather than with a join the planner may
@@ -215,7 +197,6 @@ async fn rebuild<C: ConnectionTrait>(db: &C, workspace_id: Uuid, only: Option<&[
         .column(customer::Column::Id)
         .filter(customer::Column::WorkspaceId.eq(workspace_id))
         .filter(customer::Column::DeletedAt.is_not_null())
-        .apply_if(only.map(ids), |q, ids| q.filter(customer::Column::Id.is_in(ids)))
         .into_tuple()
         .all(db)
         .await?
@@ -228,7 +209,6 @@ async fn rebuild<C: ConnectionTrait>(db: &C, workspace_id: Uuid, only: Option<&[
         .column(order::Column::AmountMinor)
         .filter(order::Column::WorkspaceId.eq(workspace_id))
         .filter(order::Column::Status.eq(OrderStatus::Completed))
-        .apply_if(only.map(ids), |q, ids| q.filter(order::Column::CustomerId.is_in(ids)))
         .order_by_asc(order::Column::CustomerId)
         .order_by_asc(order::Column::PlacedAt)
         .into_tuple()
