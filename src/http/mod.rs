@@ -1,14 +1,16 @@
 //! HTTP: the GraphQL endpoint (GraphQL-over-HTTP), health checks and the middleware stack.
 
+mod graphiql;
 mod server;
 mod websocket;
 
+pub use graphiql::VERSION as GRAPHIQL_VERSION;
 pub use server::{ConnectionSlot, raise_open_files_limit, serve};
 
 use std::{net::SocketAddr, time::Duration};
 
 use async_graphql::{
-    http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource, WebSocketProtocols as Protocols, parse_query_string},
+    http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols as Protocols, parse_query_string},
     parser::types::{DocumentOperations, OperationType},
 };
 use axum::{
@@ -17,7 +19,7 @@ use axum::{
     error_handling::HandleErrorLayer,
     extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use serde_json::json;
@@ -67,12 +69,12 @@ pub fn build_app(app: AppState) -> Router {
         .layer(HandleErrorLayer::new(|_: tower::BoxError| async { overloaded() }))
         .layer(LoadShedLayer::new())
         .layer(ConcurrencyLimitLayer::new(settings.connections.max_in_flight));
-    Router::new()
+    let routes = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post).route_layer(shedding))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .with_state(HttpState { app, schema })
-        .layer(middleware)
+        .route("/readyz", get(readyz));
+    let routes = if settings.graphiql { routes.merge(graphiql::routes()) } else { routes };
+    routes.with_state(HttpState { app, schema }).layer(middleware)
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
@@ -178,7 +180,7 @@ async fn graphql_get(State(s): State<HttpState>, request: Request) -> Response {
         return graphql_ws(&s, request).await;
     }
     if s.app.http().graphiql && accepts_html(&headers) && request.uri().query().is_none_or(|q| !q.contains("query=")) {
-        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+        return graphiql::page();
     }
     let Some(response_type) = ResponseType::negotiate(&headers) else {
         return error_response(

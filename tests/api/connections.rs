@@ -15,7 +15,10 @@ use tokio::{
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 use vafa::config::{ConnectionLimits, HttpSettings};
 
-use crate::support::{Backend, TestApp, next_json, subscribe};
+use crate::{
+    db_tests_with,
+    support::{Backend, TestApp, next_json, subscribe},
+};
 
 /// Tight socket limits, so that a test sees them act within seconds.
 fn tight_sockets() -> HttpSettings {
@@ -40,22 +43,6 @@ fn tight_websockets() -> HttpSettings {
         },
         ..HttpSettings::default()
     }
-}
-
-/// Declares each test on SQLite and PostgreSQL with the settings `$settings()`.
-macro_rules! tests_with {
-    ($settings:ident: $($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $crate::support::run_with($crate::support::Backend::Sqlite, super::$settings(), super::$name).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $crate::support::run_with($crate::support::Backend::Postgres, super::$settings(), super::$name).await
-            }
-        }
-    )*};
 }
 
 /// A client that opens a connection per request: the server closes idle ones after a second.
@@ -277,8 +264,8 @@ async fn sockets_close_when_credentials_are_revoked(app: TestApp) {
     assert_eq!(close_code(&mut socket, Duration::from_secs(6)).await, Some(4403));
 }
 
-tests_with!(tight_sockets: idle_and_slow_connections_are_closed, connections_and_requests_are_capped);
-tests_with!(tight_websockets: sockets_must_initialise_and_bound_their_subscriptions, sockets_close_when_credentials_are_revoked);
+db_tests_with!(tight_sockets: idle_and_slow_connections_are_closed, connections_and_requests_are_capped);
+db_tests_with!(tight_websockets: sockets_must_initialise_and_bound_their_subscriptions, sockets_close_when_credentials_are_revoked);
 
 /// PostgreSQL only: SQLite has one process and no event connection to lose.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,6 +13,7 @@ mod customers;
 mod data_safety;
 mod experiments;
 mod follow_ups;
+mod graphiql;
 mod http;
 mod import;
 mod jwt;

@@ -81,6 +81,23 @@ where
     }
 }
 
+/// Declares each test on SQLite and PostgreSQL with the settings `$settings()`.
+#[macro_export]
+macro_rules! db_tests_with {
+    ($settings:ident: $($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::support::run_with($crate::support::Backend::Sqlite, super::$settings(), super::$name).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::support::run_with($crate::support::Backend::Postgres, super::$settings(), super::$name).await
+            }
+        }
+    )*};
+}
+
 /// Declares each listed async test function twice: `<name>::sqlite` and `<name>::postgres`.
 #[macro_export]
 macro_rules! db_tests {
