@@ -1,7 +1,9 @@
 //! Vafa: a GraphQL API backend for customer retention.
 //!
-//! `build_app` gives the HTTP router for `main` and for the tests; domains live in their own
-//! modules (`users`, `workspaces`, `auth`, `audit`, …) and meet only in `schema`.
+//! `build_app` gives the HTTP router for `main` and for the tests. Domains live in their own
+//! modules (`users`, `workspaces`, `auth`, `customers`, `loyalty`, …), each with its rules in
+//! `service.rs` and its GraphQL face in `mod.rs`; `schema` merges the faces into one schema.
+//! Rules may call the rules of the domains below them (e.g. orders call loyalty and customers).
 
 pub mod audit;
 pub mod auth;

@@ -7,7 +7,7 @@ pub enum RewardKind {
     /// `value` is the percentage (1–100).
     #[sea_orm(string_value = "PERCENT_DISCOUNT")]
     PercentDiscount,
-    /// `value` is the amount in minor units of the workspace currency.
+    /// `value` is an amount of the workspace currency (stored here in its minor units).
     #[sea_orm(string_value = "AMOUNT_DISCOUNT")]
     AmountDiscount,
     #[sea_orm(string_value = "FREE_PRODUCT")]

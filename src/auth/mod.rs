@@ -18,7 +18,8 @@ use crate::{
     graphql::{AppError, AppResult},
 };
 
-/// Scopes an API key can be given. Each maps onto read-only permissions until write domains exist.
+/// Scopes an API key can be given; a `…_WRITE` scope includes its `…_READ`. What each allows is in
+/// the README's permission matrix, and `me { permissions }` lists what a caller may do.
 #[derive(
     async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
@@ -40,8 +41,9 @@ pub enum ApiScope {
     TicketsWrite,
 }
 
-/// What an operation needs. Resolvers ask for one; roles and scopes grant them.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+/// What an operation needs. Resolvers ask for one; roles and scopes grant them (see the README's
+/// permission matrix). `me { permissions }` lists a user's, so an app can hide what they cannot do.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Permission {
     ReadWorkspace,
     ReadUsers,
@@ -66,6 +68,10 @@ pub enum Permission {
 }
 
 impl Permission {
+    pub fn all() -> impl Iterator<Item = Permission> {
+        <Permission as async_graphql::resolver_utils::EnumType>::items().iter().map(|item| item.value)
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             Permission::ReadWorkspace => "read the workspace",
@@ -123,6 +129,11 @@ impl Principal {
             Principal::Customer { customer_id, .. } => Some(*customer_id),
             _ => None,
         }
+    }
+
+    /// Every permission this principal has, in the schema's order.
+    pub fn permissions(&self) -> Vec<Permission> {
+        Permission::all().filter(|&permission| self.can(permission)).collect()
     }
 
     pub fn can(&self, permission: Permission) -> bool {
@@ -228,7 +239,45 @@ pub fn access_token_claims(state: &AppState, header: &str) -> Option<jwt::Access
 
 #[cfg(test)]
 mod tests {
+    use async_graphql::resolver_utils::EnumType;
+
     use super::*;
+
+    /// The README's permission matrix, rendered from `Principal::can` so it cannot drift.
+    fn permission_matrix() -> String {
+        let roles = <UserRole as EnumType>::items();
+        let scopes = <ApiScope as EnumType>::items();
+        let permission_names = <Permission as EnumType>::items();
+        let columns: Vec<&str> = roles.iter().map(|r| r.name).chain(scopes.iter().map(|s| s.name)).collect();
+        let mut table =
+            format!("| Permission | {} |\n", columns.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(" | "));
+        table += &format!("|---|{}\n", "---|".repeat(columns.len()));
+        for item in permission_names {
+            let principals =
+                roles.iter().map(|role| staff(role.value)).chain(scopes.iter().map(|scope| key(vec![scope.value])));
+            let cells: Vec<&str> = principals.map(|p| if p.can(item.value) { "✓" } else { "" }).collect();
+            table += &format!("| `{}`: {} | {} |\n", item.name, item.value.describe(), cells.join(" | "));
+        }
+        table
+    }
+
+    #[test]
+    fn the_readme_shows_the_permission_matrix() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let matrix = permission_matrix();
+        assert!(readme.contains(&matrix), "README.md should contain this permission matrix:\n\n{matrix}");
+    }
+
+    #[test]
+    fn customers_have_no_staff_permission() {
+        let customer = Principal::Customer { customer_id: Uuid::nil(), workspace_id: Uuid::nil() };
+        assert_eq!(customer.permissions(), vec![]);
+        assert_eq!(staff(UserRole::Admin).permissions(), Permission::all().collect::<Vec<_>>());
+    }
+
+    fn key(scopes: Vec<ApiScope>) -> Principal {
+        Principal::Integration { api_key_id: Uuid::nil(), workspace_id: Uuid::nil(), scopes }
+    }
 
     fn staff(role: UserRole) -> Principal {
         Principal::Staff { user_id: Uuid::nil(), workspace_id: Uuid::nil(), role }

@@ -45,6 +45,14 @@ impl User {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// What this user's role lets them do (nothing once deactivated), so an app can hide the rest.
+    async fn permissions(&self) -> Vec<Permission> {
+        let user = &self.0;
+        if !user.active {
+            return Vec::new();
+        }
+        Principal::Staff { user_id: user.id, workspace_id: user.workspace_id, role: user.role }.permissions()
+    }
     async fn workspace(&self, ctx: &Context<'_>) -> async_graphql::Result<Workspace> {
         loader::<WorkspaceLoader>(ctx)?
             .load_one(self.0.workspace_id)

@@ -37,6 +37,23 @@ async fn roles_gate_operations(app: TestApp) {
     assert_eq!(count["users"]["totalCount"], 5, "no forbidden user was created");
 }
 
+/// A frontend hides what a user cannot do from `me { permissions }`: it must say exactly what the
+/// server then allows.
+async fn me_lists_what_the_role_allows(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let (_, viewer) = app.user(&tenant, "viewer@acme.example", "VIEWER").await;
+    let me = app.ok(Some(&viewer), "{ me { permissions } }", json!({})).await;
+    assert_eq!(me["me"]["permissions"], json!(["READ_WORKSPACE", "READ_USERS", "READ_CUSTOMERS", "READ_TICKETS"]));
+    assert_eq!(app.error_code(Some(&viewer), "{ auditLog { totalCount } }", json!({})).await, "FORBIDDEN");
+    let (_, manager) = app.user(&tenant, "manager@acme.example", "MANAGER").await;
+    let me = app.ok(Some(&manager), "{ me { permissions } }", json!({})).await;
+    let permissions = me["me"]["permissions"].as_array().unwrap();
+    assert!(permissions.contains(&json!("READ_AUDIT_LOG")) && !permissions.contains(&json!("MANAGE_USERS")), "{me}");
+    app.ok(Some(&manager), "{ auditLog { totalCount } }", json!({})).await;
+    let admin = app.ok(Some(&tenant.admin_token), "{ me { permissions } }", json!({})).await;
+    assert!(admin["me"]["permissions"].as_array().unwrap().contains(&json!("MANAGE_API_KEYS")), "{admin}");
+}
+
 async fn anonymous_callers_must_authenticate(app: TestApp) {
     app.tenant("acme").await;
     for query in ["{ me { id } }", "{ users { totalCount } }", "{ workspace { slug } }", "{ apiKeys { totalCount } }"] {
@@ -62,4 +79,9 @@ async fn changes_are_audited(app: TestApp) {
     assert!(!data.to_string().contains("horse"), "no password in the audit log");
 }
 
-db_tests!(roles_gate_operations, anonymous_callers_must_authenticate, changes_are_audited);
+db_tests!(
+    roles_gate_operations,
+    me_lists_what_the_role_allows,
+    anonymous_callers_must_authenticate,
+    changes_are_audited
+);
