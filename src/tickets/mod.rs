@@ -714,7 +714,8 @@ impl TicketMutation {
         Ok(TicketPayload { ticket: Ticket(ticket) })
     }
 
-    /// Moves a ticket between OPEN and PENDING_CUSTOMER.
+    /// Moves a ticket between OPEN and PENDING_CUSTOMER; to the status it already has is
+    /// INVALID_TRANSITION.
     async fn set_ticket_status(
         &self,
         ctx: &Context<'_>,
@@ -742,7 +743,8 @@ impl TicketMutation {
         Ok(TicketPayload { ticket: Ticket(t) })
     }
 
-    /// Records a message from the customer (a reply becomes owed).
+    /// Records a message from the customer (a reply becomes owed): its author is the customer, and
+    /// the caller who typed it in is its `recordedBy`.
     async fn add_customer_message(
         &self,
         ctx: &Context<'_>,
@@ -767,6 +769,7 @@ impl TicketMutation {
         Ok(TicketPayload { ticket: Ticket(t) })
     }
 
+    /// Assigns a ticket; an assignment that leaves assignee and group as they are is INVALID_TRANSITION.
     async fn assign_ticket(&self, ctx: &Context<'_>, input: AssignTicketInput) -> async_graphql::Result<TicketPayload> {
         let principal = authorize(ctx, Permission::WriteTickets)?;
         let id = parse_id(&input.ticket_id, "input.ticketId")?;
@@ -792,6 +795,8 @@ impl TicketMutation {
         Ok(TicketPayload { ticket: Ticket(t) })
     }
 
+    /// Resolves an open, pending or escalated ticket; a resolved or closed one is INVALID_TRANSITION
+    /// (reopen it to change the resolution).
     async fn resolve_ticket(
         &self,
         ctx: &Context<'_>,
@@ -808,6 +813,7 @@ impl TicketMutation {
         Ok(TicketPayload { ticket: Ticket(t) })
     }
 
+    /// Closes a resolved ticket; a closed one is INVALID_TRANSITION.
     async fn close_ticket(&self, ctx: &Context<'_>, input: TicketIdInput) -> async_graphql::Result<TicketPayload> {
         let principal = authorize(ctx, Permission::WriteTickets)?;
         let id = parse_id(&input.ticket_id, "input.ticketId")?;
