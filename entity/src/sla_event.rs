@@ -46,6 +46,9 @@ pub struct Model {
     pub due_at: Option<DateTimeUtc>,
     /// Set on warnings and breaches (metric, kind, due time): unique per ticket, so each is recorded once.
     pub dedupe_key: Option<String>,
+    /// Who held the ticket when this happened: an outcome is theirs, whoever holds it later.
+    pub assignee_id: Option<Uuid>,
+    pub group_id: Option<Uuid>,
     pub occurred_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

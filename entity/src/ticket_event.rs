@@ -63,6 +63,9 @@ pub struct Model {
     pub visibility: Visibility,
     pub actor_kind: ActorKind,
     pub actor_id: Option<Uuid>,
+    /// Who entered it when that is not its author: the staff member who typed a customer's message.
+    pub recorded_by_kind: Option<ActorKind>,
+    pub recorded_by_id: Option<Uuid>,
     pub body: Option<String>,
     pub from_value: Option<String>,
     pub to_value: Option<String>,

@@ -11,6 +11,7 @@ mod m20261122_000006_predictions;
 mod m20261122_000007_customer_activity;
 mod m20261122_000008_customer_risk;
 mod m20261201_000009_experiments;
+mod m20261202_000010_attribution;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_customer_activity::Migration),
             Box::new(m20261122_000008_customer_risk::Migration),
             Box::new(m20261201_000009_experiments::Migration),
+            Box::new(m20261202_000010_attribution::Migration),
         ]
     }
 }

@@ -890,7 +890,8 @@ impl LoyaltyMutation {
         Ok(RedemptionPayload { redemption: Redemption(redemption), account: LoyaltyAccount(account), created })
     }
 
-    /// Uses a coupon on an order, once (shops and POS systems).
+    /// Uses a coupon on an order, once (shops and POS systems); a used, cancelled or expired coupon is
+    /// INVALID_TRANSITION.
     async fn use_coupon(&self, ctx: &Context<'_>, input: UseCouponInput) -> async_graphql::Result<Redemption> {
         let principal = authorize(ctx, Permission::WriteOrders)?;
         let order_id = parse_id(&input.order_id, "input.orderId")?;
@@ -901,7 +902,8 @@ impl LoyaltyMutation {
         Ok(Redemption(used))
     }
 
-    /// Cancels an unused coupon: the points come back and the stock is restored.
+    /// Cancels an unused coupon: the points come back and the stock is restored; a used or cancelled
+    /// one is INVALID_TRANSITION.
     async fn cancel_redemption(
         &self,
         ctx: &Context<'_>,

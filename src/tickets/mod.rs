@@ -270,11 +270,19 @@ impl TicketEvent {
     async fn actor_kind(&self) -> ActorKind {
         self.0.actor_kind
     }
-    /// The staff member who acted, if it was one.
+    /// The staff member who acted, if it was one (a CUSTOMER_MESSAGE is the customer's: actorKind CUSTOMER).
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        match (self.0.actor_kind, self.0.actor_id) {
-            (ActorKind::User, Some(id)) => Ok(loader::<UserLoader>(ctx)?.load_one(id).await?.map(User)),
-            _ => Ok(None),
+        staff(ctx, self.0.actor_kind, self.0.actor_id).await
+    }
+    /// Who entered this for its author, if someone did: the staff side of a customer's message.
+    async fn recorded_by_kind(&self) -> Option<ActorKind> {
+        self.0.recorded_by_kind
+    }
+    /// The staff member who entered this for its author, if it was one.
+    async fn recorded_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        match self.0.recorded_by_kind {
+            Some(kind) => staff(ctx, kind, self.0.recorded_by_id).await,
+            None => Ok(None),
         }
     }
     async fn body(&self) -> Option<&str> {
@@ -293,6 +301,13 @@ impl TicketEvent {
     }
     async fn ticket(&self, ctx: &Context<'_>) -> async_graphql::Result<Ticket> {
         ticket_of(ctx, self.0.ticket_id).await
+    }
+}
+
+async fn staff(ctx: &Context<'_>, kind: ActorKind, id: Option<uuid::Uuid>) -> async_graphql::Result<Option<User>> {
+    match (kind, id) {
+        (ActorKind::User, Some(id)) => Ok(loader::<UserLoader>(ctx)?.load_one(id).await?.map(User)),
+        _ => Ok(None),
     }
 }
 
@@ -565,7 +580,8 @@ pub struct ReplyToTicketInput {
     /// PUBLIC (the default), or PRIVATE (a direct message) for public posts.
     #[graphql(default_with = "Visibility::Public")]
     pub visibility: Visibility,
-    /// Set the ticket to PENDING_CUSTOMER (pausing the resolution clock).
+    /// Set the ticket to PENDING_CUSTOMER (pausing the resolution clock); one already waiting on the
+    /// customer stays so.
     #[graphql(default)]
     pub await_customer: bool,
 }
@@ -698,7 +714,8 @@ impl TicketMutation {
         Ok(TicketPayload { ticket: Ticket(ticket) })
     }
 
-    /// Moves a ticket between OPEN and PENDING_CUSTOMER.
+    /// Moves a ticket between OPEN and PENDING_CUSTOMER; to the status it already has is
+    /// INVALID_TRANSITION.
     async fn set_ticket_status(
         &self,
         ctx: &Context<'_>,
@@ -726,7 +743,8 @@ impl TicketMutation {
         Ok(TicketPayload { ticket: Ticket(t) })
     }
 
-    /// Records a message from the customer (a reply becomes owed).
+    /// Records a message from the customer (a reply becomes owed): its author is the customer, and
+    /// the caller who typed it in is its `recordedBy`.
     async fn add_customer_message(
         &self,
         ctx: &Context<'_>,
@@ -751,6 +769,7 @@ impl TicketMutation {
         Ok(TicketPayload { ticket: Ticket(t) })
     }
 
+    /// Assigns a ticket; an assignment that leaves assignee and group as they are is INVALID_TRANSITION.
     async fn assign_ticket(&self, ctx: &Context<'_>, input: AssignTicketInput) -> async_graphql::Result<TicketPayload> {
         let principal = authorize(ctx, Permission::WriteTickets)?;
         let id = parse_id(&input.ticket_id, "input.ticketId")?;
@@ -776,6 +795,8 @@ impl TicketMutation {
         Ok(TicketPayload { ticket: Ticket(t) })
     }
 
+    /// Resolves an open, pending or escalated ticket; a resolved or closed one is INVALID_TRANSITION
+    /// (reopen it to change the resolution).
     async fn resolve_ticket(
         &self,
         ctx: &Context<'_>,
@@ -792,6 +813,7 @@ impl TicketMutation {
         Ok(TicketPayload { ticket: Ticket(t) })
     }
 
+    /// Closes a resolved ticket; a closed one is INVALID_TRANSITION.
     async fn close_ticket(&self, ctx: &Context<'_>, input: TicketIdInput) -> async_graphql::Result<TicketPayload> {
         let principal = authorize(ctx, Permission::WriteTickets)?;
         let id = parse_id(&input.ticket_id, "input.ticketId")?;

@@ -30,7 +30,6 @@ pub struct ReportRow {
     pub id: Uuid,
     pub customer_id: Option<Uuid>,
     pub assignee_id: Option<Uuid>,
-    pub group_id: Option<Uuid>,
     pub category: TicketCategory,
     pub channel: Channel,
     pub priority: Priority,
@@ -77,25 +76,63 @@ fn ratio(numerator: usize, denominator: usize) -> Option<f64> {
     (denominator > 0).then(|| numerator as f64 / denominator as f64)
 }
 
-/// Whether a ticket met its SLA targets, from its SLA log: a clock cycle (metric and due time)
-/// is missed when it was BREACHED or FULFILLED after its due time; `None` while no cycle has an
-/// outcome yet.
-pub fn sla_outcomes(log: &[sla_event::Model]) -> HashMap<Uuid, bool> {
-    let mut cycles: HashMap<(Uuid, SlaMetric, Option<DateTime<Utc>>), bool> = HashMap::new();
+/// The outcome of one clock cycle (a metric and its due time) of a ticket, and who held the
+/// ticket when it was decided: its first BREACHED or FULFILLED line. It is missed when BREACHED or
+/// FULFILLED after its due time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClockOutcome {
+    pub ticket_id: Uuid,
+    pub assignee_id: Option<Uuid>,
+    pub group_id: Option<Uuid>,
+    pub missed: bool,
+}
+
+pub fn clock_outcomes(log: &[sla_event::Model]) -> Vec<ClockOutcome> {
+    let mut log: Vec<&sla_event::Model> = log.iter().collect();
+    log.sort_by_key(|e| e.occurred_at);
+    let mut cycles: HashMap<(Uuid, SlaMetric, Option<DateTime<Utc>>), ClockOutcome> = HashMap::new();
     for e in log {
         let missed = match e.kind {
             SlaEventKind::Breached => true,
             SlaEventKind::Fulfilled => e.due_at.is_some_and(|due| e.occurred_at > due),
             _ => continue,
         };
-        let cycle = cycles.entry((e.ticket_id, e.metric, e.due_at)).or_insert(false);
-        *cycle |= missed;
+        let decided = ClockOutcome { ticket_id: e.ticket_id, assignee_id: e.assignee_id, group_id: e.group_id, missed };
+        cycles.entry((e.ticket_id, e.metric, e.due_at)).or_insert(decided).missed |= missed;
     }
+    cycles.into_values().collect()
+}
+
+/// Whether each ticket met every target among `outcomes`; tickets without an outcome are absent.
+pub fn tickets_met<'a>(outcomes: impl IntoIterator<Item = &'a ClockOutcome>) -> HashMap<Uuid, bool> {
     let mut met: HashMap<Uuid, bool> = HashMap::new();
-    for ((ticket, _, _), missed) in cycles {
-        *met.entry(ticket).or_insert(true) &= !missed;
+    for outcome in outcomes {
+        *met.entry(outcome.ticket_id).or_insert(true) &= !outcome.missed;
     }
     met
+}
+
+/// Each holder's figures over the tickets with a clock decided while they held it, judged on
+/// those clocks alone: a breach stays with the agent who missed it after the ticket moves on.
+fn stats_by_holder(
+    rows: &[ReportRow],
+    outcomes: &[ClockOutcome],
+    holder: impl Fn(&ClockOutcome) -> Option<Uuid>,
+) -> Vec<(Uuid, ComplaintStats)> {
+    let mut held: BTreeMap<Uuid, Vec<&ClockOutcome>> = BTreeMap::new();
+    for outcome in outcomes {
+        if let Some(id) = holder(outcome) {
+            held.entry(id).or_default().push(outcome);
+        }
+    }
+    let rows: HashMap<Uuid, &ReportRow> = rows.iter().map(|r| (r.id, r)).collect();
+    held.into_iter()
+        .map(|(id, theirs)| {
+            let met = tickets_met(theirs);
+            let members: Vec<&ReportRow> = met.keys().filter_map(|ticket| rows.get(ticket).copied()).collect();
+            (id, stats(&members, &met))
+        })
+        .collect()
 }
 
 #[derive(SimpleObject, Clone, Debug, Default, PartialEq)]
@@ -195,6 +232,7 @@ impl AgentAttainment {
     async fn agent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         Ok(loader::<UserLoader>(ctx)?.load_one(self.user_id).await?.map(User))
     }
+    /// Tickets with a clock met or missed while theirs.
     async fn tickets(&self) -> i64 {
         self.stats.count
     }
@@ -213,6 +251,7 @@ impl GroupAttainment {
     async fn group(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<AgentGroup>> {
         loader::<AgentGroupLoader>(ctx)?.load_one(self.group_id).await
     }
+    /// Tickets with a clock met or missed while with the group.
     async fn tickets(&self) -> i64 {
         self.stats.count
     }
@@ -264,11 +303,12 @@ impl ComplaintReport {
     async fn groups(&self) -> &[ComplaintGroup] {
         &self.groups
     }
-    /// SLA attainment of each assignee.
+    /// SLA attainment of each agent, over the clocks met or missed while the ticket was theirs
+    /// (a breach stays with whoever held the ticket then, after an escalation too).
     async fn sla_by_agent(&self) -> &[AgentAttainment] {
         &self.by_agent
     }
-    /// SLA attainment of each agent group.
+    /// SLA attainment of each agent group, over the clocks met or missed while the ticket was with it.
     async fn sla_by_group(&self) -> &[GroupAttainment] {
         &self.by_group
     }
@@ -311,7 +351,8 @@ pub async fn build<C: ConnectionTrait>(
         .filter(sla_event::Column::Kind.is_in([SlaEventKind::Breached, SlaEventKind::Fulfilled]))
         .all(db)
         .await?;
-    let met = sla_outcomes(&log);
+    let outcomes = clock_outcomes(&log);
+    let met = tickets_met(&outcomes);
 
     let all: Vec<&ReportRow> = rows.iter().collect();
     let mut groups: Vec<ComplaintGroup> = bucket(&rows, |r| group_key(r, input.group_by))
@@ -319,13 +360,13 @@ pub async fn build<C: ConnectionTrait>(
         .map(|(key, members)| ComplaintGroup { key, stats: stats(&members, &met) })
         .collect();
     groups.sort_by(|a, b| b.stats.count.cmp(&a.stats.count).then_with(|| a.key.cmp(&b.key)));
-    let by_agent = bucket(&rows, |r| r.assignee_id)
+    let by_agent = stats_by_holder(&rows, &outcomes, |o| o.assignee_id)
         .into_iter()
-        .filter_map(|(id, members)| id.map(|user_id| AgentAttainment { user_id, stats: stats(&members, &met) }))
+        .map(|(user_id, stats)| AgentAttainment { user_id, stats })
         .collect();
-    let by_group = bucket(&rows, |r| r.group_id)
+    let by_group = stats_by_holder(&rows, &outcomes, |o| o.group_id)
         .into_iter()
-        .filter_map(|(id, members)| id.map(|group_id| GroupAttainment { group_id, stats: stats(&members, &met) }))
+        .map(|(group_id, stats)| GroupAttainment { group_id, stats })
         .collect();
     let mut repeat: Vec<RepeatComplainer> = bucket(&rows, |r| r.customer_id)
         .into_iter()
@@ -366,6 +407,17 @@ mod tests {
     }
 
     fn event(ticket: u128, metric: SlaMetric, kind: SlaEventKind, due: i64, at: i64) -> sla_event::Model {
+        held_event(ticket, None, metric, kind, due, at)
+    }
+
+    fn held_event(
+        ticket: u128,
+        assignee: Option<u128>,
+        metric: SlaMetric,
+        kind: SlaEventKind,
+        due: i64,
+        at: i64,
+    ) -> sla_event::Model {
         let base = DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z").unwrap().with_timezone(&Utc);
         sla_event::Model {
             id: Uuid::from_u128(ticket * 100 + at as u128),
@@ -375,6 +427,8 @@ mod tests {
             kind,
             due_at: Some(base + chrono::Duration::minutes(due)),
             dedupe_key: None,
+            assignee_id: assignee.map(Uuid::from_u128),
+            group_id: None,
             occurred_at: base + chrono::Duration::minutes(at),
             created_at: base,
             updated_at: base,
@@ -395,10 +449,34 @@ mod tests {
             // 3: answered late before the job saw it.
             event(3, FirstResponse, Fulfilled, 60, 75),
         ];
-        let met = sla_outcomes(&log);
+        let outcomes = clock_outcomes(&log);
+        let met = tickets_met(&outcomes);
         assert_eq!(met.get(&Uuid::from_u128(1)), Some(&true));
         assert_eq!(met.get(&Uuid::from_u128(2)), Some(&false));
         assert_eq!(met.get(&Uuid::from_u128(3)), Some(&false));
         assert_eq!(met.get(&Uuid::from_u128(4)), None);
+    }
+
+    #[test]
+    fn a_clock_belongs_to_whoever_held_the_ticket_when_it_was_decided() {
+        use SlaEventKind::*;
+        use SlaMetric::*;
+        let (first, second) = (Some(10), Some(20));
+        let log = [
+            // Breached while the first agent held it, answered late by the second.
+            held_event(1, first, FirstResponse, Breached, 60, 61),
+            held_event(1, second, FirstResponse, Fulfilled, 60, 90),
+            // The second resolved it in time.
+            held_event(1, second, Resolution, Fulfilled, 600, 300),
+        ];
+        let outcomes = clock_outcomes(&log);
+        let of = |agent: Option<u128>| {
+            tickets_met(outcomes.iter().filter(|o| o.assignee_id == agent.map(Uuid::from_u128)))
+                .get(&Uuid::from_u128(1))
+                .copied()
+        };
+        assert_eq!(of(first), Some(false));
+        assert_eq!(of(second), Some(true));
+        assert_eq!(tickets_met(&outcomes).get(&Uuid::from_u128(1)), Some(&false));
     }
 }

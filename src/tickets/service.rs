@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{
+    audit_log::ActorKind,
     customer::{self, LifecycleStage},
     enums::{Channel, Priority},
     feedback::FeedbackKind,
@@ -12,8 +13,8 @@ use entity::{
     ticket_event::{self, TicketEventKind, Visibility},
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QuerySelect, Statement, TryInsertResult,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    Statement, TryInsertResult,
 };
 use uuid::Uuid;
 
@@ -105,6 +106,11 @@ pub fn can_move(from: TicketStatus, to: TicketStatus) -> bool {
 fn name_of(status: TicketStatus) -> String {
     use sea_orm::ActiveEnum;
     status.to_value()
+}
+
+/// `PENDING_CUSTOMER` → "pending customer", for error messages.
+fn spoken(status: TicketStatus) -> String {
+    name_of(status).to_lowercase().replace('_', " ")
 }
 
 fn text(value: String, field: &str, max: usize) -> AppResult<String> {
@@ -314,6 +320,7 @@ pub async fn save<C: ConnectionTrait>(db: &C, mut t: ticket::Model, now: DateTim
     Ok(ticket::ActiveModel::from(t).reset_all().update(db).await?)
 }
 
+/// A history line by the change's actor.
 #[allow(clippy::too_many_arguments)]
 pub async fn record_event<C: ConnectionTrait>(
     db: &C,
@@ -325,23 +332,47 @@ pub async fn record_event<C: ConnectionTrait>(
     from: Option<String>,
     to: Option<String>,
 ) -> AppResult<ticket_event::Model> {
-    let row = ticket_event::ActiveModel {
-        id: Set(new_id()),
-        workspace_id: Set(t.workspace_id),
-        ticket_id: Set(t.id),
-        kind: Set(kind),
-        visibility: Set(visibility),
-        actor_kind: Set(change.actor.kind),
-        actor_id: Set(change.actor.id),
-        body: Set(body),
-        from_value: Set(from),
-        to_value: Set(to),
-        created_at: Set(change.now),
-        updated_at: Set(change.now),
+    insert_event(db, change, event_row(change, t, kind, visibility, body, from, to)).await
+}
+
+fn event_row(
+    change: &Change<'_>,
+    t: &ticket::Model,
+    kind: TicketEventKind,
+    visibility: Visibility,
+    body: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+) -> ticket_event::Model {
+    ticket_event::Model {
+        id: new_id(),
+        workspace_id: t.workspace_id,
+        ticket_id: t.id,
+        kind,
+        visibility,
+        actor_kind: change.actor.kind,
+        actor_id: change.actor.id,
+        recorded_by_kind: None,
+        recorded_by_id: None,
+        body,
+        from_value: from,
+        to_value: to,
+        created_at: change.now,
+        updated_at: change.now,
     }
-    .insert(db)
-    .await?;
-    change.outbox.push(Event::TicketEvent { workspace_id: t.workspace_id, ticket_id: t.id, event_id: row.id });
+}
+
+async fn insert_event<C: ConnectionTrait>(
+    db: &C,
+    change: &Change<'_>,
+    row: ticket_event::Model,
+) -> AppResult<ticket_event::Model> {
+    let row = ticket_event::ActiveModel::from(row).reset_all().insert(db).await?;
+    change.outbox.push(Event::TicketEvent {
+        workspace_id: row.workspace_id,
+        ticket_id: row.ticket_id,
+        event_id: row.id,
+    });
     Ok(row)
 }
 
@@ -369,6 +400,9 @@ pub async fn record_sla<C: ConnectionTrait>(
             kind: line.kind,
             due_at: line.due_at,
             dedupe_key,
+            // The holder now, before any consequence (a breach's escalation) moves the ticket on.
+            assignee_id: t.assignee_id,
+            group_id: t.group_id,
             occurred_at: change.now,
             created_at: change.now,
             updated_at: change.now,
@@ -391,7 +425,8 @@ pub async fn record_sla<C: ConnectionTrait>(
     Ok(saved)
 }
 
-/// Moves a ticket to `to`, recording the change and pausing or resuming the resolution clock.
+/// Moves a ticket to `to`, recording the change and pausing or resuming the resolution clock. A
+/// move to the status the ticket already has is refused (it would rewrite history silently).
 async fn move_to<C: ConnectionTrait>(
     db: &C,
     change: &Change<'_>,
@@ -402,14 +437,10 @@ async fn move_to<C: ConnectionTrait>(
 ) -> AppResult<()> {
     let from = t.status;
     if from == to {
-        return Ok(());
+        return Err(AppError::InvalidTransition(format!("the ticket is already {}", spoken(to))));
     }
     if !can_move(from, to) {
-        return Err(AppError::InvalidTransition(format!(
-            "a {} ticket cannot become {}",
-            name_of(from).to_lowercase().replace('_', " "),
-            name_of(to).to_lowercase().replace('_', " ")
-        )));
+        return Err(AppError::InvalidTransition(format!("a {} ticket cannot become {}", spoken(from), spoken(to))));
     }
     match (from, to) {
         (_, TicketStatus::PendingCustomer) => clocks.pause(t, change.now, log),
@@ -503,7 +534,8 @@ pub async fn reply<C: ConnectionTrait>(
         if t.status == TicketStatus::New {
             move_to(db, change, t, TicketStatus::Open, clocks, log).await?;
         }
-        if await_customer {
+        // Already waiting on the customer: it stays so.
+        if await_customer && t.status != TicketStatus::PendingCustomer {
             move_to(db, change, t, TicketStatus::PendingCustomer, clocks, log).await?;
         }
         Ok(())
@@ -523,8 +555,15 @@ pub async fn customer_message<C: ConnectionTrait>(
         if matches!(t.status, TicketStatus::Resolved | TicketStatus::Closed) {
             return Err(AppError::InvalidTransition("the ticket is resolved; reopen it first".to_owned()));
         }
-        record_event(db, change, t, TicketEventKind::CustomerMessage, Visibility::Public, Some(body), None, None)
-            .await?;
+        // The customer said it; the staff member who typed it in is kept apart.
+        let message = ticket_event::Model {
+            actor_kind: ActorKind::Customer,
+            actor_id: t.customer_id,
+            recorded_by_kind: Some(change.actor.kind),
+            recorded_by_id: change.actor.id,
+            ..event_row(change, t, TicketEventKind::CustomerMessage, Visibility::Public, Some(body), None, None)
+        };
+        insert_event(db, change, message).await?;
         if t.status == TicketStatus::PendingCustomer {
             move_to(db, change, t, TicketStatus::Open, clocks, log).await?;
         }
@@ -547,7 +586,8 @@ pub async fn add_note<C: ConnectionTrait>(
     .await
 }
 
-/// Assigns to a user, or (with only a group) to the group's next available agent.
+/// Assigns to a user, or (with only a group) to the group's next available agent. An assignment
+/// that would leave the assignee and group as they are is refused.
 pub async fn assign<C: ConnectionTrait>(
     db: &C,
     change: &Change<'_>,
@@ -555,7 +595,15 @@ pub async fn assign<C: ConnectionTrait>(
     assignee_id: Option<Uuid>,
     group_id: Option<Uuid>,
 ) -> AppResult<ticket::Model> {
-    with_ticket(db, change, id, async |t, _, _| route(db, change, t, assignee_id, group_id, None).await).await
+    with_ticket(db, change, id, async |t, _, _| {
+        let before = (t.assignee_id, t.group_id);
+        route(db, change, t, assignee_id, group_id, None).await?;
+        if (t.assignee_id, t.group_id) == before {
+            return Err(AppError::InvalidTransition("the ticket already has this assignee and group".to_owned()));
+        }
+        Ok(())
+    })
+    .await
 }
 
 async fn route<C: ConnectionTrait>(
@@ -634,7 +682,10 @@ async fn escalate_row<C: ConnectionTrait>(
         Some(level_name(t.escalation_level).to_owned()),
     )
     .await?;
-    move_to(db, change, t, TicketStatus::Escalated, clocks, log).await?;
+    // A second escalation raises the level of a ticket that is already ESCALATED.
+    if t.status != TicketStatus::Escalated {
+        move_to(db, change, t, TicketStatus::Escalated, clocks, log).await?;
+    }
     let group = routing::group_for_level(db, change.workspace_id, t.escalation_level).await?;
     if assignee_id.is_some() || group.is_some() {
         let previous = t.assignee_id;

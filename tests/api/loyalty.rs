@@ -509,7 +509,46 @@ async fn points_expire_oldest_first_once(app: TestApp) {
     assert_ledger_balances(&app, &tenant).await;
 }
 
+/// Cancelling a cancelled coupon, or using a used or cancelled one, is refused and changes
+/// nothing: no points back twice, no stock restored twice, no second order on the coupon (issue 14.4).
+async fn same_state_redemption_moves_are_refused(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = Some(tenant.admin_token.as_str());
+    let (ada, account_id) = enrolled_with(&app, &tenant, 100).await;
+    let coffee =
+        reward(&app, &tenant, json!({ "name": "Coffee", "kind": "FREE_PRODUCT", "costPoints": 10, "stock": 5 })).await;
+    let redeem =
+        |key: &str| json!({ "input": { "accountId": account_id, "rewardId": coffee["id"], "idempotencyKey": key } });
+    let cancelled = app.ok(token, REDEEM, redeem("c1")).await["redeemReward"]["redemption"].clone();
+    let used = app.ok(token, REDEEM, redeem("u1")).await["redeemReward"]["redemption"].clone();
+    let first_order = app.order(&tenant.admin_token, &ada, "o1", "20.00", &earlier(0)).await;
+    let second_order = app.order(&tenant.admin_token, &ada, "o2", "20.00", &earlier(0)).await;
+    let snapshot = "query($id: ID!) {
+      loyaltyAccount(id: $id) { pointsBalance transactions(first: 100) { totalCount }
+        redemptions(first: 10) { edges { node { id status usedAt usedOrderId } } } }
+      rewards { edges { node { id stock } } }
+    }";
+    let cancel = "mutation($id: ID!) { cancelRedemption(input: { redemptionId: $id }) { redemption { status } } }";
+    let use_coupon = "mutation($input: UseCouponInput!) { useCoupon(input: $input) { status } }";
+    let use_on = |coupon: &Value, order: &Value| json!({ "input": { "code": coupon["couponCode"], "orderId": order["order"]["id"] } });
+    app.ok(token, cancel, json!({ "id": cancelled["id"] })).await;
+    app.ok(token, use_coupon, use_on(&used, &first_order)).await;
+
+    for (mutation, variables) in [
+        (cancel, json!({ "id": cancelled["id"] })),
+        (cancel, json!({ "id": used["id"] })),
+        (use_coupon, use_on(&used, &second_order)),
+        (use_coupon, use_on(&cancelled, &second_order)),
+    ] {
+        let before = app.ok(token, snapshot, json!({ "id": account_id })).await;
+        assert_eq!(app.error_code(token, mutation, variables.clone()).await, "INVALID_TRANSITION", "{variables}");
+        assert_eq!(app.ok(token, snapshot, json!({ "id": account_id })).await, before, "{variables} changed something");
+    }
+    assert_ledger_balances(&app, &tenant).await;
+}
+
 db_tests!(
+    same_state_redemption_moves_are_refused,
     orders_earn_and_refunds_reverse,
     points_expire_oldest_first_once,
     settings_drive_goodwill_for_breached_complaints,

@@ -711,7 +711,182 @@ async fn public_posts_and_merging_duplicates(app: TestApp) {
     assert_eq!(app.error_code(token, reply, late).await, "INVALID_TRANSITION");
 }
 
+/// A move to the state a ticket is already in is refused and changes nothing: no field, no
+/// history line, no SLA log line (issue 14.4).
+async fn same_state_moves_are_refused_and_change_nothing(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = Some(tenant.admin_token.as_str());
+    let ada = app.customer(&tenant.admin_token, json!({ "name": "Ada" })).await;
+    let t = file(&app, &tenant.admin_token, complaint("EMAIL", json!({ "customerId": ada }))).await;
+    let id = t["id"].as_str().unwrap();
+    let snapshot = "query($id: ID!) { ticket(id: $id) {
+      status assignee { id } group { id } rootCause customerError resolution resolvedAt closedAt updatedAt
+      resolutionDueAt nextReplyDueAt reopenCount
+      events(first: 100) { totalCount edges { node { kind from to body } } }
+      slaEvents(first: 100) { totalCount edges { node { metric kind dueAt occurredAt } } }
+    } }";
+    let call = |name: &str, input_type: &str| {
+        format!("mutation($input: {input_type}!) {{ {name}(input: $input) {{ ticket {{ id status }} }} }}")
+    };
+    let input = |extra: Value| {
+        let mut input = json!({ "ticketId": id });
+        for (k, v) in extra.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        json!({ "input": input })
+    };
+    let set_status = call("setTicketStatus", "SetTicketStatusInput");
+    let assign = call("assignTicket", "AssignTicketInput");
+    let resolve = call("resolveTicket", "ResolveTicketInput");
+    let close = call("closeTicket", "TicketIdInput");
+    let reopen = call("reopenTicket", "ReopenTicketInput");
+    let refused_unchanged = async |mutation: &str, variables: Value| {
+        let before = app.ok(token, snapshot, json!({ "id": id })).await;
+        assert_eq!(app.error_code(token, mutation, variables.clone()).await, "INVALID_TRANSITION", "{variables}");
+        let after = app.ok(token, snapshot, json!({ "id": id })).await;
+        assert_eq!(after, before, "a refused {variables} changed the ticket");
+    };
+
+    app.ok(token, &set_status, input(json!({ "status": "OPEN" }))).await;
+    refused_unchanged(&set_status, input(json!({ "status": "OPEN" }))).await;
+    app.ok(token, &set_status, input(json!({ "status": "PENDING_CUSTOMER" }))).await;
+    refused_unchanged(&set_status, input(json!({ "status": "PENDING_CUSTOMER" }))).await;
+
+    let me = tenant.admin.id.to_string();
+    app.ok(token, &assign, input(json!({ "assigneeId": me }))).await;
+    refused_unchanged(&assign, input(json!({ "assigneeId": me }))).await;
+
+    let resolution = json!({ "rootCause": "Carrier damage", "resolution": "Sent a replacement" });
+    app.ok(token, &resolve, input(resolution)).await;
+    refused_unchanged(&resolve, input(json!({ "rootCause": "Something else", "resolution": "Overwritten" }))).await;
+    app.ok(token, &close, input(json!({}))).await;
+    refused_unchanged(&close, input(json!({}))).await;
+    refused_unchanged(&resolve, input(json!({ "rootCause": "Something else", "resolution": "Overwritten" }))).await;
+    app.ok(token, &reopen, input(json!({ "reason": "broken again" }))).await;
+    refused_unchanged(&reopen, input(json!({ "reason": "twice" }))).await;
+    refused_unchanged(&set_status, input(json!({ "status": "OPEN" }))).await;
+}
+
+/// After a breach escalates a ticket, the breach stays with the agent and group who missed it;
+/// the supervisor who then resolves it in time is credited with that clock (issue 14.7).
+async fn sla_attainment_stays_with_whoever_held_the_clock(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = Some(tenant.admin_token.as_str());
+    let (alice, _) = app.user(&tenant, "alice@acme.example", "AGENT").await;
+    let (bob, _) = app.user(&tenant, "bob@acme.example", "AGENT").await;
+    let group = async |name: &str, level: &str, member: &str| {
+        let created = app
+            .ok(
+                token,
+                "mutation($input: CreateAgentGroupInput!) { createAgentGroup(input: $input) { group { id } } }",
+                json!({ "input": { "name": name, "escalationLevel": level } }),
+            )
+            .await;
+        let id = created["createAgentGroup"]["group"]["id"].as_str().unwrap().to_owned();
+        let member_input = json!({ "input": { "groupId": id, "userId": member } });
+        app.ok(
+            token,
+            "mutation($input: SetAgentGroupMemberInput!) { setAgentGroupMember(input: $input) { group { id } } }",
+            member_input,
+        )
+        .await;
+        id
+    };
+    let support = group("Support", "SUPPORT", &alice).await;
+    let supervisors = group("Supervisors", "SUPERVISOR", &bob).await;
+    // URGENT: first response due 30 minutes after filing; a breach escalates to the supervisors.
+    let filed = Utc::now() - Duration::hours(2);
+    let mut input = new_ticket(None, Priority::Urgent);
+    input.group_id = Some(support.parse().unwrap());
+    let t = at_time(&app, &tenant, filed, async |txn, c| service::file(txn, c, input).await).await;
+    assert_eq!(t.assignee_id.map(|id| id.to_string()), Some(alice.clone()));
+    let run = breaches::run(app.db(), None, filed + Duration::minutes(45)).await.unwrap();
+    assert_eq!(run.breaches, 1);
+    let resolution = || Resolution { root_cause: "Courier".into(), customer_error: false, resolution: "Sent".into() };
+    let t = at_time(&app, &tenant, filed + Duration::hours(1), async |txn, c| {
+        service::resolve(txn, c, t.id, resolution()).await
+    })
+    .await;
+    assert_eq!(t.assignee_id.map(|id| id.to_string()), Some(bob.clone()), "escalated to the supervisor");
+
+    let report = app
+        .ok(
+            token,
+            "query($input: ComplaintReportInput!) { complaintReport(input: $input) {
+            total { slaAttainment }
+            slaByAgent { agent { id } tickets slaAttainment }
+            slaByGroup { group { id } tickets slaAttainment }
+        } }",
+            json!({ "input": {
+                "from": (filed - Duration::days(1)).to_rfc3339(),
+                "to": (Utc::now() + Duration::days(1)).to_rfc3339(),
+                "groupBy": "ASSIGNEE",
+            } }),
+        )
+        .await["complaintReport"]
+        .clone();
+    assert_eq!(report["total"]["slaAttainment"], 0.0, "the ticket missed a target");
+    let by = |list: &str, holder: &str| {
+        let mut rows: Vec<(String, i64, f64)> = report[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let id = r[holder]["id"].as_str().unwrap().to_owned();
+                (id, r["tickets"].as_i64().unwrap(), r["slaAttainment"].as_f64().unwrap())
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows
+    };
+    let mut agents = vec![(alice, 1, 0.0), (bob, 1, 1.0)];
+    agents.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(by("slaByAgent", "agent"), agents, "the first-response breach is Alice's, the resolution Bob's");
+    let mut groups = vec![(support, 1, 0.0), (supervisors, 1, 1.0)];
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(by("slaByGroup", "group"), groups);
+}
+
+/// A customer's message entered by staff is the customer's in the history; the staff member who
+/// typed it is recorded apart (issue 14.8).
+async fn customer_messages_are_authored_by_the_customer(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let (agent, agent_token) = app.user(&tenant, "alice@acme.example", "AGENT").await;
+    let ada = app.customer(&tenant.admin_token, json!({ "name": "Ada" })).await;
+    let t = file(&app, &tenant.admin_token, complaint("PHONE", json!({ "customerId": ada }))).await;
+    let id = t["id"].as_str().unwrap();
+    let message = "mutation($input: TicketTextInput!) { addCustomerMessage(input: $input) { ticket { id } } }";
+    app.ok(Some(&agent_token), message, json!({ "input": { "ticketId": id, "body": "I want a refund" } })).await;
+    let history = app
+        .ok(
+            Some(&tenant.admin_token),
+            "query($id: ID!) { ticket(id: $id) { events(first: 50) { edges { node {
+              kind actorKind author { id } recordedByKind recordedBy { id } body } } } } }",
+            json!({ "id": id }),
+        )
+        .await["ticket"]["events"]["edges"]
+        .clone();
+    let said: Vec<&Value> =
+        history.as_array().unwrap().iter().map(|e| &e["node"]).filter(|e| e["kind"] == "CUSTOMER_MESSAGE").collect();
+    assert_eq!(
+        said,
+        [&json!({
+            "kind": "CUSTOMER_MESSAGE",
+            "actorKind": "CUSTOMER",
+            "author": null,
+            "recordedByKind": "USER",
+            "recordedBy": { "id": agent },
+            "body": "I want a refund",
+        })]
+    );
+    let created = history.as_array().unwrap().iter().map(|e| &e["node"]).find(|e| e["kind"] == "CREATED").unwrap();
+    assert_eq!((&created["recordedByKind"], &created["recordedBy"]), (&Value::Null, &Value::Null), "staff's own lines");
+}
+
 db_tests!(
+    same_state_moves_are_refused_and_change_nothing,
+    sla_attainment_stays_with_whoever_held_the_clock,
+    customer_messages_are_authored_by_the_customer,
     filing_from_every_channel,
     public_posts_and_merging_duplicates,
     complaints_put_customers_at_risk,
