@@ -33,6 +33,26 @@ fn export_schema_matches_the_checked_in_sdl() {
     );
 }
 
+/// `--help` shows only flags a command uses, and names the choices of the ones with choices.
+#[test]
+fn help_shows_used_flags_and_choices() {
+    let help = |args: &[&str]| {
+        let output = vafa().args(args).arg("--help").output().unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let issue_token = help(&["issue-token"]);
+    assert!(issue_token.contains("--access-token-ttl"), "{issue_token}");
+    assert!(!issue_token.contains("refresh-token"), "issue-token issues no refresh token: {issue_token}");
+    assert!(help(&["serve"]).contains("--refresh-token-ttl"));
+    let create_user = help(&["create-user"]);
+    for role in ["admin", "manager", "agent", "sales", "viewer"] {
+        assert!(create_user.contains(&format!("{role}:")), "{role} explained: {create_user}");
+    }
+    let import = help(&["import"]);
+    assert!(import.contains("customer_ref") && import.contains("marketing_consent"), "columns: {import}");
+}
+
 #[test]
 fn configuration_errors_are_clear_and_fatal() {
     let dir = tempfile::tempdir().unwrap();
