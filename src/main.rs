@@ -308,10 +308,7 @@ async fn print_demo_access(state: &AppState, address: std::net::SocketAddr, http
         Some(access) => {
             println!("Demo workspace `{}`, admin {}", demo::DEMO_SLUG, demo::DEMO_ADMIN_EMAIL);
             if let Some(seeded) = &access.seeded {
-                println!(
-                    "Demo data: {} customers, {} orders, {} leads, {} follow-ups",
-                    seeded.customers, seeded.orders, seeded.leads, seeded.follow_ups
-                );
+                println!("Demo data: {seeded}");
             }
             if let Some(password) = access.new_password {
                 println!("Admin password (shown once): {password}");
