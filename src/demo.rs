@@ -289,6 +289,7 @@ pub async fn seed(db: &DatabaseConnection, workspace_id: uuid::Uuid, admin_id: u
 
     let members = seed_loyalty(db, workspace_id, &customers, now, &mut rng, &mut report).await?;
     report.tickets = seed_tickets(db, workspace_id, &customers, now, &mut rng).await?;
+    seed_experiment(db, workspace_id, admin_id, now).await?;
 
     // Leads in every category and state, each contacted over the months before now (so their
     // scores differ by recency); some referred by loyalty members.
@@ -359,6 +360,7 @@ pub async fn seed(db: &DatabaseConnection, workspace_id: uuid::Uuid, admin_id: u
     }
 
     crate::import::refresh_all_stats(db, workspace_id).await?;
+    report.prediction_model = crate::jobs::refit_if_stale(db, workspace_id, now).await?.is_some();
     if let Some((follow_ups, _)) = crate::jobs::run_workspace(db, workspace_id, now).await? {
         report.follow_ups = follow_ups as usize;
     }
@@ -390,6 +392,8 @@ pub struct SeedReport {
     pub loyalty_members: usize,
     pub redemptions: usize,
     pub coupons_used: usize,
+    /// Whether there were enough orders to fit the predictive model.
+    pub prediction_model: bool,
 }
 
 impl std::fmt::Display for SeedReport {
@@ -397,7 +401,7 @@ impl std::fmt::Display for SeedReport {
         write!(
             f,
             "{} customers, {} orders, {} leads, {} follow-ups, {} tickets ({} missed an SLA target), \
-             {} loyalty members, {} rewards redeemed ({} coupons used)",
+             {} loyalty members, {} rewards redeemed ({} coupons used), 1 finished A/B test, {}",
             self.customers,
             self.orders,
             self.leads,
@@ -406,7 +410,8 @@ impl std::fmt::Display for SeedReport {
             self.breached_tickets,
             self.loyalty_members,
             self.redemptions,
-            self.coupons_used
+            self.coupons_used,
+            if self.prediction_model { "a fitted predictive model" } else { "no predictive model (too few orders)" }
         )
     }
 }
@@ -518,6 +523,41 @@ async fn seed_loyalty(
     report.loyalty_members = members.len();
     (report.redemptions, report.coupons_used) = seeded;
     Ok(members)
+}
+
+/// A finished A/B test: a win-back offer against no contact, on 200 customers, started 70 days
+/// ago with a 30-day window, so its results are complete.
+async fn seed_experiment(
+    db: &DatabaseConnection,
+    workspace_id: uuid::Uuid,
+    admin_id: uuid::Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    use chrono::Duration;
+    use entity::experiment::{ExperimentKind, ExperimentMetric};
+
+    use crate::experiments::service::{self as experiments, NewExperiment, Start, Variant};
+
+    let admin = Actor { kind: entity::audit_log::ActorKind::User, id: Some(admin_id) };
+    let new = NewExperiment {
+        name: "Win-back offer".to_owned(),
+        hypothesis: Some("A 10% offer brings more customers back within 30 days than no contact".to_owned()),
+        kind: ExperimentKind::Reactivation,
+        variants: ["no contact", "10% offer"]
+            .map(|name| Variant { name: name.to_owned(), weight: 1, follow_up: None })
+            .into(),
+        control_variant: None,
+        success_metric: ExperimentMetric::PurchaseRate,
+        window_days: 30,
+    };
+    transact(db, async |txn| {
+        let draft = experiments::create(txn, workspace_id, admin, new, now - Duration::days(75)).await?;
+        let start = Start { audience: None, max_customers: Some(200), exclusive: false };
+        experiments::start(txn, workspace_id, admin, draft.id, start, now - Duration::days(70)).await?;
+        experiments::complete(txn, workspace_id, admin, draft.id, now - Duration::days(35)).await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Complaints and requests over the last three months, on every channel and in every state:

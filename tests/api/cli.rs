@@ -226,8 +226,22 @@ async fn demo_data_fills_every_screen(url: &str, token: &str, summary: &str) {
         assert!(count["totalCount"].as_i64().unwrap() > 0, "no {state} tickets: {states}");
     }
 
+    let analytics = query(
+        "{ experiments(first: 5) { nodes { status results { complete variants { customers } } } }
+           predictionModel { customers } }",
+    )
+    .await;
+    let experiment = &analytics["experiments"]["nodes"][0];
+    assert_eq!(experiment["status"], "COMPLETED", "{analytics}");
+    assert_eq!(experiment["results"]["complete"], true, "{analytics}");
+    let assigned: i64 =
+        experiment["results"]["variants"].as_array().unwrap().iter().map(|v| v["customers"].as_i64().unwrap()).sum();
+    assert_eq!(assigned, 200, "{analytics}");
+    assert!(summary.contains("a fitted predictive model"), "{summary}");
+    assert!(analytics["predictionModel"]["customers"].as_i64().unwrap() > 0, "{analytics}");
+
     // Leads were contacted over months, not all "today".
-    let leads = query("{ leads(first: 100) { nodes { scoreReasons { rule detail } } } }").await;
+    let leads = query("{ leads(first: 50) { nodes { scoreReasons { rule detail } } } }").await;
     let recency: std::collections::BTreeSet<String> = leads["leads"]["nodes"]
         .as_array()
         .unwrap()
