@@ -35,11 +35,10 @@ pub struct AuthArgs {
     /// Access-token lifetime in seconds.
     #[arg(long, env = "VAFA_ACCESS_TOKEN_TTL", default_value_t = 900)]
     pub access_token_ttl: u64,
-
-    /// Refresh-token lifetime in seconds.
-    #[arg(long, env = "VAFA_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
-    pub refresh_token_ttl: u64,
 }
+
+/// Refresh tokens are issued by the server only, so only `serve` has the flag.
+const DEFAULT_REFRESH_TOKEN_TTL: u64 = 30 * 24 * 3600;
 
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
@@ -47,6 +46,10 @@ pub struct ServeArgs {
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
+
+    /// Refresh-token lifetime in seconds.
+    #[arg(long, env = "VAFA_REFRESH_TOKEN_TTL", default_value_t = DEFAULT_REFRESH_TOKEN_TTL)]
+    pub refresh_token_ttl: u64,
 
     /// Address to listen on.
     #[arg(long, env = "VAFA_BIND", default_value = "127.0.0.1:8080")]
@@ -116,7 +119,9 @@ pub struct ServeArgs {
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
+    /// Human-readable lines.
     Pretty,
+    /// One JSON object per line, for log collectors.
     Json,
 }
 
@@ -210,12 +215,10 @@ impl DatabaseArgs {
 }
 
 impl AuthArgs {
+    /// The signing settings, with the default refresh-token lifetime (`serve` sets its own).
     pub fn resolve(&self, database: &DatabaseArgs, database_url: &str) -> anyhow::Result<JwtSettings> {
         if self.access_token_ttl < 10 || self.access_token_ttl > 24 * 3600 {
             bail!("VAFA_ACCESS_TOKEN_TTL must be between 10 seconds and 24 hours");
-        }
-        if self.refresh_token_ttl <= self.access_token_ttl {
-            bail!("VAFA_REFRESH_TOKEN_TTL must be longer than VAFA_ACCESS_TOKEN_TTL");
         }
         let secret = match &self.jwt_secret {
             Some(secret) => secret.as_bytes().to_vec(),
@@ -231,7 +234,7 @@ impl AuthArgs {
         Ok(JwtSettings {
             secret,
             access_token_ttl: Duration::from_secs(self.access_token_ttl),
-            refresh_token_ttl: Duration::from_secs(self.refresh_token_ttl),
+            refresh_token_ttl: Duration::from_secs(DEFAULT_REFRESH_TOKEN_TTL),
         })
     }
 }
@@ -239,7 +242,11 @@ impl AuthArgs {
 impl ServeArgs {
     pub fn settings(&self) -> anyhow::Result<Settings> {
         let database_url = self.database.resolve_url()?;
-        let jwt = self.auth.resolve(&self.database, &database_url)?;
+        let mut jwt = self.auth.resolve(&self.database, &database_url)?;
+        if self.refresh_token_ttl <= self.auth.access_token_ttl {
+            bail!("VAFA_REFRESH_TOKEN_TTL must be longer than VAFA_ACCESS_TOKEN_TTL");
+        }
+        jwt.refresh_token_ttl = Duration::from_secs(self.refresh_token_ttl);
         if self.max_body_bytes < 1024 {
             bail!("VAFA_MAX_BODY_BYTES must be at least 1024");
         }
@@ -374,7 +381,7 @@ mod tests {
     }
 
     fn auth(secret: Option<&str>) -> AuthArgs {
-        AuthArgs { jwt_secret: secret.map(str::to_owned), access_token_ttl: 900, refresh_token_ttl: 3600 }
+        AuthArgs { jwt_secret: secret.map(str::to_owned), access_token_ttl: 900 }
     }
 
     #[test]

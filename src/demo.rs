@@ -75,9 +75,11 @@ pub async fn seed(db: &DatabaseConnection, workspace_id: uuid::Uuid, admin_id: u
         order::{self, OrderChannel, OrderStatus},
     };
     use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
-    use sea_orm::ActiveValue::Set;
+    use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
 
-    use crate::{graphql::ids::new_id, leads, profile::ProfileInput};
+    use entity::audit_log::ActorKind;
+
+    use crate::{graphql::ids::new_id, interactions, leads, profile::ProfileInput};
 
     const FIRST: [&str; 16] = [
         "Ada",
@@ -124,7 +126,7 @@ pub async fn seed(db: &DatabaseConnection, workspace_id: uuid::Uuid, admin_id: u
 
     let mut rng = StdRng::seed_from_u64(1001);
     let now = Utc::now().trunc_subsecs(0);
-    let mut report = SeedReport::default();
+    let mut report = SeedReport { leads: 200, ..Default::default() };
 
     // Staff to own leads and customers.
     let mut staff = vec![admin_id];
@@ -193,7 +195,6 @@ pub async fn seed(db: &DatabaseConnection, workspace_id: uuid::Uuid, admin_id: u
             transact(db, async |txn| customers::service::create(txn, workspace_id, Actor::SYSTEM, new).await).await?;
         customers.push(c.id);
     }
-    report.customers = customers.len();
 
     // Two years of orders.
     let mut orders = Vec::new();
@@ -286,8 +287,14 @@ pub async fn seed(db: &DatabaseConnection, workspace_id: uuid::Uuid, admin_id: u
     })
     .await?;
 
-    // Leads in every category and state.
-    for i in 0..200 {
+    let members = seed_loyalty(db, workspace_id, &customers, now, &mut rng, &mut report).await?;
+    report.tickets = seed_tickets(db, workspace_id, &customers, now, &mut rng).await?;
+    seed_experiment(db, workspace_id, admin_id, now).await?;
+
+    // Leads in every category and state, each contacted over the months before now (so their
+    // scores differ by recency); some referred by loyalty members.
+    let lead_summaries = ["Intro call", "Sent the catalogue", "Asked about prices", "Followed up after the fair"];
+    for i in 0..report.leads {
         let (name, email) = person(&mut rng, 1000 + i);
         let category =
             [LeadCategory::Unaware, LeadCategory::Comparing, LeadCategory::PastBuyer][rng.random_range(0..3)];
@@ -299,18 +306,40 @@ pub async fn seed(db: &DatabaseConnection, workspace_id: uuid::Uuid, admin_id: u
             source: SOURCES[rng.random_range(0..SOURCES.len())],
             category,
             owner_id: Some(staff[rng.random_range(0..staff.len())]),
-            referred_by_customer_id: None,
+            referred_by_customer_id: (!members.is_empty() && rng.random_bool(0.15))
+                .then(|| members[rng.random_range(0..members.len())]),
             referral_code: None,
             profile: profile(&mut rng),
         };
         let lead =
             transact(db, async |txn| leads::service::create(txn, workspace_id, Actor::SYSTEM, new).await).await?;
         let stage = rng.random_range(0..10);
+        // Contacted leads have one to four contacts, the first up to eight months ago.
+        let contacts: Vec<_> = if stage >= 3 {
+            let first = rng.random_range(1..240i64);
+            let mut days: Vec<i64> = (0..rng.random_range(1..5)).map(|_| rng.random_range(0..=first)).collect();
+            days.sort_unstable_by(|a, b| b.cmp(a));
+            days.into_iter()
+                .map(|day| interactions::service::NewInteraction {
+                    customer_id: None,
+                    lead_id: Some(lead.id),
+                    channel: CHANNELS[rng.random_range(0..CHANNELS.len())],
+                    direction: if rng.random_bool(0.3) { Direction::Inbound } else { Direction::Outbound },
+                    outcome: [Outcome::Reached, Outcome::Replied, Outcome::NoAnswer][rng.random_range(0..3)],
+                    summary: lead_summaries[rng.random_range(0..lead_summaries.len())].to_owned(),
+                    occurred_at: Some(now - Duration::days(day) - Duration::minutes(rng.random_range(0..600))),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let owner = Actor { kind: ActorKind::User, id: lead.owner_id };
         transact(db, async |txn| {
             use entity::lead::LeadStatus;
             let actor = Actor::SYSTEM;
-            if stage >= 3 {
-                leads::service::set_status(txn, workspace_id, actor, lead.id, LeadStatus::Contacted).await?;
+            // The first contact moves the lead to CONTACTED.
+            for contact in contacts {
+                interactions::service::record(txn, workspace_id, owner, contact).await?;
             }
             if stage >= 5 {
                 leads::service::set_status(txn, workspace_id, actor, lead.id, LeadStatus::Qualified).await?;
@@ -329,12 +358,24 @@ pub async fn seed(db: &DatabaseConnection, workspace_id: uuid::Uuid, admin_id: u
         })
         .await?;
     }
-    report.leads = 200;
 
     crate::import::refresh_all_stats(db, workspace_id).await?;
+    report.prediction_model = crate::jobs::refit_if_stale(db, workspace_id, now).await?.is_some();
     if let Some((follow_ups, _)) = crate::jobs::run_workspace(db, workspace_id, now).await? {
         report.follow_ups = follow_ups as usize;
     }
+    // The seeded customers and the leads converted into customers.
+    report.customers = entity::customer::Entity::find()
+        .filter(entity::customer::Column::WorkspaceId.eq(workspace_id))
+        .count(db)
+        .await? as usize;
+    // SLA clocks of the tickets left waiting ran out while "nobody was looking".
+    crate::tickets::breaches::run(db, None, now).await?;
+    report.breached_tickets = entity::ticket::Entity::find()
+        .filter(entity::ticket::Column::WorkspaceId.eq(workspace_id))
+        .filter(entity::ticket::Column::SlaBreached.eq(true))
+        .count(db)
+        .await? as usize;
     Ok(report)
 }
 
@@ -345,4 +386,268 @@ pub struct SeedReport {
     pub orders: usize,
     pub leads: usize,
     pub follow_ups: usize,
+    pub tickets: usize,
+    /// Tickets that missed an SLA target (late answers, and clocks that ran out unanswered).
+    pub breached_tickets: usize,
+    pub loyalty_members: usize,
+    pub redemptions: usize,
+    pub coupons_used: usize,
+    /// Whether there were enough orders to fit the predictive model.
+    pub prediction_model: bool,
+}
+
+impl std::fmt::Display for SeedReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} customers, {} orders, {} leads, {} follow-ups, {} tickets ({} missed an SLA target), \
+             {} loyalty members, {} rewards redeemed ({} coupons used), 1 finished A/B test, {}",
+            self.customers,
+            self.orders,
+            self.leads,
+            self.follow_ups,
+            self.tickets,
+            self.breached_tickets,
+            self.loyalty_members,
+            self.redemptions,
+            self.coupons_used,
+            if self.prediction_model { "a fitted predictive model" } else { "no predictive model (too few orders)" }
+        )
+    }
+}
+
+/// Three tiers, a reward catalogue, and about half the buyers enrolled: each earns points for
+/// their completed orders as they were placed, redeems a reward when the balance allows and uses
+/// the coupon on the next order. Returns the members' customer ids.
+async fn seed_loyalty(
+    db: &DatabaseConnection,
+    workspace_id: uuid::Uuid,
+    customers: &[uuid::Uuid],
+    now: chrono::DateTime<chrono::Utc>,
+    rng: &mut rand::rngs::StdRng,
+    report: &mut SeedReport,
+) -> AppResult<Vec<uuid::Uuid>> {
+    use entity::{
+        order::{self, OrderStatus},
+        reward::RewardKind,
+    };
+    use rand::Rng;
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+
+    use crate::loyalty::{self, CreateTierInput, rewards};
+
+    let members: Vec<uuid::Uuid> = customers.iter().copied().filter(|_| rng.random_bool(0.5)).collect();
+    let catalogue = [
+        ("10% off", RewardKind::PercentDiscount, Some(10), 300, None),
+        ("$5 off", RewardKind::AmountDiscount, Some(500), 500, None),
+        ("Free shipping", RewardKind::FreeShipping, None, 200, None),
+        ("Early access to sales", RewardKind::ExclusiveAccess, None, 800, Some(2)),
+    ];
+    let mut seeded = (0, 0);
+    transact(db, async |txn| {
+        for (rank, (name, min_points, multiplier_percent)) in
+            [("Bronze", 0, 100), ("Silver", 1_000, 125), ("Gold", 3_000, 150)].into_iter().enumerate()
+        {
+            let input = CreateTierInput {
+                name: name.to_owned(),
+                rank: rank as i32,
+                min_points,
+                multiplier_percent,
+                perks: Vec::new(),
+            };
+            loyalty::create_tier(txn, workspace_id, Actor::SYSTEM, input).await?;
+        }
+        let mut rewards = Vec::new();
+        for (name, kind, value, cost_points, min_tier_rank) in catalogue {
+            let input = rewards::RewardInput {
+                name: name.to_owned(),
+                description: None,
+                kind,
+                value,
+                cost_points,
+                min_tier_rank,
+                stock: None,
+                active_from: None,
+                active_to: None,
+                coupon_valid_days: 90,
+            };
+            rewards.push(rewards::save(txn, workspace_id, None, input).await?);
+        }
+        let orders = order::Entity::find()
+            .filter(order::Column::WorkspaceId.eq(workspace_id))
+            .filter(order::Column::CustomerId.is_in(members.clone()))
+            .filter(order::Column::Status.eq(OrderStatus::Completed))
+            .order_by_asc(order::Column::PlacedAt)
+            .all(txn)
+            .await?;
+        // Per customer, the coupon waiting for their next order.
+        let mut waiting: std::collections::HashMap<uuid::Uuid, entity::redemption::Model> =
+            std::collections::HashMap::new();
+        for order in &orders {
+            let at = order.placed_at;
+            // Coupons that expired before the next order stay unused.
+            if let Some(coupon) = waiting.remove(&order.customer_id)
+                && rewards::unusable_reason(&coupon, at).is_none()
+            {
+                rewards::use_coupon(txn, workspace_id, &coupon.coupon_code, order.id, at).await?;
+                seeded.1 += 1;
+            }
+            let Some(posted) = loyalty::service::earn_for_order(txn, order, Actor::SYSTEM, at).await? else {
+                continue;
+            };
+            let affordable: Vec<_> =
+                rewards.iter().filter(|r| r.cost_points <= posted.account.points_balance).collect();
+            if affordable.is_empty() || !rng.random_bool(0.3) {
+                continue;
+            }
+            let reward = affordable[rng.random_range(0..affordable.len())];
+            let key = format!("demo:{}", order.id);
+            match rewards::redeem(txn, workspace_id, posted.account.id, reward.id, &key, Actor::SYSTEM, at).await {
+                Ok((coupon, _)) => {
+                    seeded.0 += 1;
+                    if rng.random_bool(0.7) {
+                        waiting.insert(order.customer_id, coupon);
+                    }
+                }
+                // A reward above the member's tier: they wait for another time.
+                Err(crate::graphql::AppError::Forbidden(_)) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        for customer_id in &members {
+            loyalty::service::enroll(txn, workspace_id, *customer_id, now).await?;
+        }
+        Ok(())
+    })
+    .await?;
+    report.loyalty_members = members.len();
+    (report.redemptions, report.coupons_used) = seeded;
+    Ok(members)
+}
+
+/// A finished A/B test: a win-back offer against no contact, on 200 customers, started 70 days
+/// ago with a 30-day window, so its results are complete.
+async fn seed_experiment(
+    db: &DatabaseConnection,
+    workspace_id: uuid::Uuid,
+    admin_id: uuid::Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    use chrono::Duration;
+    use entity::experiment::{ExperimentKind, ExperimentMetric};
+
+    use crate::experiments::service::{self as experiments, NewExperiment, Start, Variant};
+
+    let admin = Actor { kind: entity::audit_log::ActorKind::User, id: Some(admin_id) };
+    let new = NewExperiment {
+        name: "Win-back offer".to_owned(),
+        hypothesis: Some("A 10% offer brings more customers back within 30 days than no contact".to_owned()),
+        kind: ExperimentKind::Reactivation,
+        variants: ["no contact", "10% offer"]
+            .map(|name| Variant { name: name.to_owned(), weight: 1, follow_up: None })
+            .into(),
+        control_variant: None,
+        success_metric: ExperimentMetric::PurchaseRate,
+        window_days: 30,
+    };
+    transact(db, async |txn| {
+        let draft = experiments::create(txn, workspace_id, admin, new, now - Duration::days(75)).await?;
+        let start = Start { audience: None, max_customers: Some(200), exclusive: false };
+        experiments::start(txn, workspace_id, admin, draft.id, start, now - Duration::days(70)).await?;
+        experiments::complete(txn, workspace_id, admin, draft.id, now - Duration::days(35)).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Complaints and requests over the last three months, on every channel and in every state:
+/// answered, waiting on the customer, escalated, resolved, closed and rated, and some recent
+/// ones nobody has answered yet (their SLA clocks run out). Returns how many were filed.
+async fn seed_tickets(
+    db: &DatabaseConnection,
+    workspace_id: uuid::Uuid,
+    customers: &[uuid::Uuid],
+    now: chrono::DateTime<chrono::Utc>,
+    rng: &mut rand::rngs::StdRng,
+) -> AppResult<usize> {
+    use chrono::Duration;
+    use entity::{
+        enums::Channel,
+        ticket::{TicketCategory, TicketKind},
+        ticket_event::Visibility,
+    };
+    use rand::Rng;
+    use sea_orm::Iterable;
+
+    use crate::{events::Outbox, tickets::service as tickets};
+
+    const SUBJECTS: [&str; 6] = [
+        "The order arrived damaged",
+        "Still waiting for my parcel",
+        "Charged twice",
+        "Rude answer at the counter",
+        "Your competitor is cheaper",
+        "Can I change my delivery address?",
+    ];
+    let channels: Vec<Channel> = Channel::iter().collect();
+    let categories: Vec<TicketCategory> = TicketCategory::iter().collect();
+    let outbox = Outbox::default();
+    let count = 90;
+    for i in 0..count {
+        let customer_id = customers[rng.random_range(0..customers.len())];
+        let channel = channels[i % channels.len()];
+        let filed_at = now - Duration::minutes(rng.random_range(30..90 * 24 * 60));
+        // Each later step a few hours after the one before, never in the future.
+        let mut at = filed_at;
+        let mut later = |rng: &mut rand::rngs::StdRng| {
+            at = (at + Duration::minutes(rng.random_range(20..2 * 24 * 60))).min(now);
+            at
+        };
+        let change = |now| tickets::Change { workspace_id, actor: Actor::SYSTEM, now, outbox: &outbox };
+        let input = tickets::NewTicket {
+            kind: if i % 7 == 6 { TicketKind::Request } else { TicketKind::Complaint },
+            customer_id: Some(customer_id),
+            contact_name: None,
+            contact_email: None,
+            contact_phone: None,
+            subject: SUBJECTS[i % SUBJECTS.len()].to_owned(),
+            body: "Please help.".to_owned(),
+            channel,
+            category: categories[rng.random_range(0..categories.len())],
+            priority: None,
+            is_public: channel == Channel::Social,
+            assignee_id: None,
+            group_id: None,
+        };
+        // The state it ends in: 0 NEW, 1 OPEN, 2 PENDING_CUSTOMER, 3 ESCALATED, 4 RESOLVED, 5+ CLOSED.
+        let state = rng.random_range(0..8);
+        let (reply_at, escalated_at, resolved_at, closed_at) = (later(rng), later(rng), later(rng), later(rng));
+        let score = rng.random_range(1..6);
+        transact(db, async |txn| {
+            let t = tickets::file(txn, &change(filed_at), input).await?;
+            if state == 0 {
+                return Ok(());
+            }
+            let answer = "Sorry about that, we are on it.".to_owned();
+            tickets::reply(txn, &change(reply_at), t.id, answer, Visibility::Public, state == 2).await?;
+            if state == 3 {
+                tickets::escalate(txn, &change(escalated_at), t.id, "needs a refund approval".to_owned(), None).await?;
+            }
+            if state >= 4 {
+                let resolution = tickets::Resolution {
+                    root_cause: "carrier".to_owned(),
+                    customer_error: false,
+                    resolution: "Replaced the item".to_owned(),
+                };
+                tickets::resolve(txn, &change(resolved_at), t.id, resolution).await?;
+            }
+            if state >= 5 {
+                tickets::close(txn, &change(closed_at), t.id).await?;
+                tickets::rate(txn, &change(closed_at), t.id, score, None).await?;
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    Ok(count)
 }

@@ -6,7 +6,7 @@
 
 use std::{
     collections::HashMap,
-    io::Read,
+    io::{IsTerminal, Read},
     str::FromStr,
     time::{Duration, Instant},
 };
@@ -17,7 +17,7 @@ use entity::{
     enums::AcquisitionSource,
     order::{self, OrderChannel, OrderStatus},
 };
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
@@ -52,11 +52,14 @@ pub struct ImportOptions {
     /// none of the imported columns may hold a line break, so one that does is an unbalanced quote
     /// that swallowed the rows after it. Lenient accepts short or long rows and multi-line fields.
     pub strict: bool,
+    /// The input's length in bytes when known (a file, not a pipe): the progress bar then shows
+    /// a percentage and the time left.
+    pub size: Option<u64>,
 }
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { strict: true }
+        ImportOptions { strict: true, size: None }
     }
 }
 
@@ -143,13 +146,22 @@ impl CustomerIndex {
     }
 }
 
-fn progress(label: &'static str) -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {prefix} {human_pos} rows ({per_sec}) {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.set_prefix(label);
+/// Progress on standard error by bytes read, drawn only when standard error is a terminal (not
+/// into logs or pipes): a bar with percentage and time left when the size is known, else a
+/// spinner with the bytes read.
+fn progress(label: &'static str, size: Option<u64>) -> ProgressBar {
+    let target =
+        if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let (template, fallback) = match size {
+        Some(_) => (
+            "{prefix} [{wide_bar}] {percent}% of {total_bytes}, {eta} left ({bytes_per_sec})",
+            ProgressStyle::default_bar(),
+        ),
+        None => ("{spinner} {prefix} {bytes} read ({bytes_per_sec}) {elapsed}", ProgressStyle::default_spinner()),
+    };
+    let bar = ProgressBar::with_draw_target(size, target)
+        .with_style(ProgressStyle::with_template(template).unwrap_or(fallback))
+        .with_prefix(label);
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
@@ -240,7 +252,8 @@ pub async fn customers_with<R: Read>(
     let started = Instant::now();
     let workspace = workspace(db, workspace_slug).await?;
     let mut index = CustomerIndex::load(db, workspace.id).await?;
-    let mut csv = reader(input, options);
+    let bar = progress("customers", options.size);
+    let mut csv = reader(bar.wrap_read(input), options);
     let columns = columns(
         &csv.headers().map_err(|e| AppError::bad_input("file", format!("cannot read the header: {e}")))?.clone(),
     );
@@ -248,7 +261,6 @@ pub async fn customers_with<R: Read>(
         return Err(AppError::bad_input("file", "the header needs a `name` column"));
     }
     let mut summary = ImportSummary::default();
-    let bar = progress("customers");
     let mut batch = Vec::new();
     let now = Utc::now();
     let mut record = csv::StringRecord::new();
@@ -281,7 +293,6 @@ pub async fn customers_with<R: Read>(
             let rows = std::mem::take(&mut batch);
             summary.created += transact(db, async |txn| insert_customers(txn, rows).await).await?;
         }
-        bar.inc(1);
     }
     summary.created += transact(db, async |txn| insert_customers(txn, batch).await).await?;
     bar.finish_and_clear();
@@ -364,7 +375,8 @@ pub async fn orders_with<R: Read>(
     let started = Instant::now();
     let workspace = workspace(db, workspace_slug).await?;
     let mut index = CustomerIndex::load(db, workspace.id).await?;
-    let mut csv = reader(input, options);
+    let bar = progress("orders", options.size);
+    let mut csv = reader(bar.wrap_read(input), options);
     let columns = columns(
         &csv.headers().map_err(|e| AppError::bad_input("file", format!("cannot read the header: {e}")))?.clone(),
     );
@@ -375,13 +387,11 @@ pub async fn orders_with<R: Read>(
     }
     let mut summary = ImportSummary::default();
     let mut seen: HashMap<[u8; 32], u32> = HashMap::new();
-    let bar = progress("orders");
     let mut batch = Vec::with_capacity(BATCH_ROWS);
     let mut record = csv::StringRecord::new();
     let now = Utc::now();
     while let Some((line, checked)) = next_record(&mut csv, &mut record, options) {
         summary.rows_read += 1;
-        bar.inc(1);
         if let Err(reason) = checked {
             summary.reject(line, reason);
             continue;
@@ -584,7 +594,7 @@ mod tests {
     use super::*;
 
     fn rows(text: &str, strict: bool) -> Vec<(u64, Result<(), String>)> {
-        let options = ImportOptions { strict };
+        let options = ImportOptions { strict, ..Default::default() };
         let mut csv = reader(text.as_bytes(), options);
         let mut record = csv::StringRecord::new();
         std::iter::from_fn(|| next_record(&mut csv, &mut record, options)).collect()

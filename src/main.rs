@@ -36,43 +36,53 @@ enum Command {
     Migrate(DatabaseArgs),
     /// Print the GraphQL schema (SDL) to standard output.
     ExportSchema,
-    /// Create a workspace (tenant).
+    /// Create a workspace (tenant); prints its id.
     CreateWorkspace {
         #[command(flatten)]
         database: DatabaseArgs,
+        /// Short unique name used at login and by the CLI, e.g. `acme`.
         #[arg(long)]
         slug: String,
+        /// Display name, e.g. "Acme Ltd".
         #[arg(long)]
         name: String,
+        /// ISO 4217 code of the currency all orders are in (fixed once orders exist).
         #[arg(long, default_value = "USD")]
         currency: String,
+        /// IANA time zone the workspace's days, business hours and reports are counted in,
+        /// e.g. `Europe/Berlin`.
         #[arg(long, default_value = "UTC")]
         timezone: String,
     },
-    /// Create a staff user; the password is read from standard input.
+    /// Create a staff user; the password is read from standard input. Prints the user's id.
     CreateUser {
         #[command(flatten)]
         database: DatabaseArgs,
-        /// Workspace slug.
+        /// Slug of the workspace the user belongs to.
         #[arg(long)]
         workspace: String,
+        /// Login email (unique in the workspace).
         #[arg(long)]
         email: String,
-        #[arg(long, value_parser = parse_role)]
-        role: UserRole,
+        /// What the user may do.
+        #[arg(long, value_enum, ignore_case = true)]
+        role: RoleArg,
+        /// Display name; defaults to the part of the email before `@`.
         #[arg(long)]
         name: Option<String>,
     },
-    /// Import customers or orders from a CSV file (see the README for the columns).
+    /// Import customers or orders from a CSV file (more in the README).
     Import {
         #[command(flatten)]
         database: DatabaseArgs,
+        /// What the file holds.
         #[arg(value_enum)]
         kind: ImportKind,
+        /// The CSV file with a header row, or `-` for standard input.
         file: std::path::PathBuf,
-        /// Workspace slug.
-        #[arg(long, default_value = "demo")]
-        workspace: String,
+        /// Slug of the workspace to import into; may be left out when the database has only one.
+        #[arg(long)]
+        workspace: Option<String>,
         /// Accept rows with missing or extra fields and fields spanning lines (default: strict).
         #[arg(long)]
         lenient: bool,
@@ -85,9 +95,10 @@ enum Command {
         database: DatabaseArgs,
         #[command(flatten)]
         auth: AuthArgs,
-        /// Workspace slug.
+        /// Slug of the user's workspace.
         #[arg(long)]
         workspace: String,
+        /// Email of the active user the token is for.
         #[arg(long)]
         email: String,
     },
@@ -95,18 +106,36 @@ enum Command {
 
 #[derive(clap::ValueEnum, Clone, Copy)]
 enum ImportKind {
+    /// Columns: `name` (required), `external_ref`, `email`, `phone`, `birthday`, `anniversary`
+    /// (YYYY-MM-DD), `city`, `region`, `country`, `marketing_consent` (true/false).
     Customers,
+    /// Columns: `customer_ref` (external reference or email; unknown customers are created),
+    /// `placed_at` (RFC 3339 or YYYY-MM-DD), `amount` (decimal), optional `external_ref`, `currency`.
     Orders,
 }
 
-fn parse_role(text: &str) -> Result<UserRole, String> {
-    match text.to_ascii_uppercase().as_str() {
-        "ADMIN" => Ok(UserRole::Admin),
-        "MANAGER" => Ok(UserRole::Manager),
-        "AGENT" => Ok(UserRole::Agent),
-        "SALES" => Ok(UserRole::Sales),
-        "VIEWER" => Ok(UserRole::Viewer),
-        _ => Err("expected one of ADMIN, MANAGER, AGENT, SALES, VIEWER".to_owned()),
+/// A staff role as a flag value; the roles themselves are [`UserRole`]'s.
+#[derive(Clone, Copy)]
+struct RoleArg(UserRole);
+
+impl clap::ValueEnum for RoleArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ROLES: std::sync::LazyLock<Vec<RoleArg>> = std::sync::LazyLock::new(|| {
+            use sea_orm::Iterable;
+            UserRole::iter().map(RoleArg).collect()
+        });
+        &ROLES
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let (name, help) = match self.0 {
+            UserRole::Admin => ("admin", "everything, users and API keys included"),
+            UserRole::Manager => ("manager", "everything but users and API keys"),
+            UserRole::Agent => ("agent", "customers, orders and tickets"),
+            UserRole::Sales => ("sales", "customers, orders and tickets"),
+            UserRole::Viewer => ("viewer", "reads customers and tickets, changes nothing"),
+        };
+        Some(clap::builder::PossibleValue::new(name).help(help))
     }
 }
 
@@ -127,17 +156,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import { database, kind, file, workspace, lenient } => {
-            let db = open(&database).await?;
-            let input = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-            let input = std::io::BufReader::with_capacity(1 << 20, input);
-            let options = vafa::import::ImportOptions { strict: !lenient };
-            let summary = match kind {
-                ImportKind::Customers => vafa::import::customers_with(&db, &workspace, input, options).await,
-                ImportKind::Orders => vafa::import::orders_with(&db, &workspace, input, options).await,
-            }
-            .map_err(describe)?;
-            println!("{}", summary.report());
-            Ok(())
+            import(database, kind, file, workspace, lenient).await
         }
         Command::RunJobs(database) => {
             let db = open(&database).await?;
@@ -168,7 +187,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", ws.id);
             Ok(())
         }
-        Command::CreateUser { database, workspace, email, role, name } => {
+        Command::CreateUser { database, workspace, email, role: RoleArg(role), name } => {
             let password = read_password()?;
             let db = open(&database).await?;
             let ws = workspaces::service::find_by_slug(&db, &workspace)
@@ -199,6 +218,60 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", jwt.issue_access(user.id, ws.id).map_err(describe)?.token);
             Ok(())
         }
+    }
+}
+
+/// `vafa import`: fails (after printing the summary) when a row was rejected, so scripts notice.
+async fn import(
+    database: DatabaseArgs,
+    kind: ImportKind,
+    file: std::path::PathBuf,
+    workspace: Option<String>,
+    lenient: bool,
+) -> anyhow::Result<()> {
+    let (input, size): (Box<dyn std::io::Read>, Option<u64>) = if file.as_os_str() == "-" {
+        (Box::new(std::io::stdin().lock()), None)
+    } else {
+        let opened = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+        let size = opened.metadata().ok().map(|m| m.len());
+        (Box::new(opened), size)
+    };
+    let input = std::io::BufReader::with_capacity(1 << 20, input);
+    let db = open(&database).await?;
+    let workspace = match workspace {
+        Some(slug) => slug,
+        None => only_workspace(&db).await?,
+    };
+    let options = vafa::import::ImportOptions { strict: !lenient, size };
+    let summary = match kind {
+        ImportKind::Customers => vafa::import::customers_with(&db, &workspace, input, options).await,
+        ImportKind::Orders => vafa::import::orders_with(&db, &workspace, input, options).await,
+    }
+    .map_err(describe)?;
+    println!("{}", summary.report());
+    if summary.rejected > 0 {
+        bail!("{} rows were rejected (listed above); the other rows were imported", summary.rejected);
+    }
+    Ok(())
+}
+
+/// The slug of the database's only workspace; with several, which one is meant must be said.
+async fn only_workspace(db: &sea_orm::DatabaseConnection) -> anyhow::Result<String> {
+    use sea_orm::{EntityTrait, QuerySelect};
+    let slugs: Vec<String> = entity::workspace::Entity::find()
+        .select_only()
+        .column(entity::workspace::Column::Slug)
+        .limit(11)
+        .into_tuple()
+        .all(db)
+        .await?;
+    match slugs.as_slice() {
+        [] => bail!("the database has no workspace yet: create one with `vafa create-workspace`"),
+        [only] => Ok(only.clone()),
+        [first, .., last] if slugs.len() > 10 => {
+            bail!("the database has many workspaces ({first} … {last}): say which with --workspace")
+        }
+        several => bail!("the database has several workspaces ({}): say which with --workspace", several.join(", ")),
     }
 }
 
@@ -235,10 +308,7 @@ async fn print_demo_access(state: &AppState, address: std::net::SocketAddr, http
         Some(access) => {
             println!("Demo workspace `{}`, admin {}", demo::DEMO_SLUG, demo::DEMO_ADMIN_EMAIL);
             if let Some(seeded) = &access.seeded {
-                println!(
-                    "Demo data: {} customers, {} orders, {} leads, {} follow-ups",
-                    seeded.customers, seeded.orders, seeded.leads, seeded.follow_ups
-                );
+                println!("Demo data: {seeded}");
             }
             if let Some(password) = access.new_password {
                 println!("Admin password (shown once): {password}");
@@ -326,4 +396,41 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every flag and argument of every subcommand says what it is for in `--help`.
+    #[test]
+    fn every_flag_has_help() {
+        fn undocumented(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", command.get_name());
+            for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
+                let builtin = matches!(arg.get_action(), clap::ArgAction::Help | clap::ArgAction::Version);
+                if !builtin && arg.get_help().is_none_or(|h| h.to_string().trim().is_empty()) {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+                // Choices need a word each, except true/false.
+                let values = arg.get_possible_values();
+                let boolean = values.iter().all(|v| matches!(v.get_name(), "true" | "false"));
+                for value in values.iter().filter(|v| !boolean && !v.is_hide_set()) {
+                    if value.get_help().is_none() {
+                        missing.push(format!("{path} {} {}", arg.get_id(), value.get_name()));
+                    }
+                }
+            }
+            for sub in command.get_subcommands() {
+                undocumented(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        let mut cli = Cli::command();
+        cli.build();
+        undocumented(&cli, "", &mut missing);
+        assert!(missing.is_empty(), "flags without help: {missing:?}");
+    }
 }

@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use crate::{
     audit,
-    auth::{Permission, Principal},
+    auth::{Actor, Permission, Principal},
     child_relation,
     customers::{Customer, CustomerLoader},
     graphql::{
@@ -711,9 +711,11 @@ pub struct PointsPayload {
     pub replayed: bool,
 }
 
-async fn create_tier<C: ConnectionTrait>(
+/// Adds a tier; also used by the demo seed.
+pub async fn create_tier<C: ConnectionTrait>(
     db: &C,
-    principal: &Principal,
+    workspace_id: Uuid,
+    actor: Actor,
     input: CreateTierInput,
 ) -> AppResult<tier::Model> {
     let name = crate::contact::normalize_name(&input.name, "input.name")?;
@@ -724,7 +726,7 @@ async fn create_tier<C: ConnectionTrait>(
         return Err(AppError::bad_input("input.multiplierPercent", "between 100 (×1) and 1000 (×10)"));
     }
     let taken = tier::Entity::find()
-        .filter(tier::Column::WorkspaceId.eq(principal.workspace_id()))
+        .filter(tier::Column::WorkspaceId.eq(workspace_id))
         .filter(tier::Column::Rank.eq(input.rank))
         .one(db)
         .await?;
@@ -734,7 +736,7 @@ async fn create_tier<C: ConnectionTrait>(
     let now = Utc::now();
     let row = tier::ActiveModel {
         id: Set(new_id()),
-        workspace_id: Set(principal.workspace_id()),
+        workspace_id: Set(workspace_id),
         name: Set(name),
         rank: Set(input.rank),
         min_points: Set(input.min_points),
@@ -747,8 +749,8 @@ async fn create_tier<C: ConnectionTrait>(
     .await?;
     audit::record(
         db,
-        principal.workspace_id(),
-        principal.actor(),
+        workspace_id,
+        actor,
         "tier.create",
         "tier",
         Some(row.id),
@@ -834,7 +836,10 @@ impl LoyaltyMutation {
     /// Adds a rung to the VIP ladder (admins and managers).
     async fn create_tier(&self, ctx: &Context<'_>, input: CreateTierInput) -> async_graphql::Result<TierPayload> {
         let principal = authorize(ctx, Permission::ManageLoyalty)?;
-        let tier = transact(state(ctx).db(), async |txn| create_tier(txn, principal, input).await).await?;
+        let tier = transact(state(ctx).db(), async |txn| {
+            create_tier(txn, principal.workspace_id(), principal.actor(), input).await
+        })
+        .await?;
         Ok(TierPayload { tier: Tier(tier) })
     }
 

@@ -33,6 +33,26 @@ fn export_schema_matches_the_checked_in_sdl() {
     );
 }
 
+/// `--help` shows only flags a command uses, and names the choices of the ones with choices.
+#[test]
+fn help_shows_used_flags_and_choices() {
+    let help = |args: &[&str]| {
+        let output = vafa().args(args).arg("--help").output().unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let issue_token = help(&["issue-token"]);
+    assert!(issue_token.contains("--access-token-ttl"), "{issue_token}");
+    assert!(!issue_token.contains("refresh-token"), "issue-token issues no refresh token: {issue_token}");
+    assert!(help(&["serve"]).contains("--refresh-token-ttl"));
+    let create_user = help(&["create-user"]);
+    for role in ["admin", "manager", "agent", "sales", "viewer"] {
+        assert!(create_user.contains(&format!("{role}:")), "{role} explained: {create_user}");
+    }
+    let import = help(&["import"]);
+    assert!(import.contains("customer_ref") && import.contains("marketing_consent"), "columns: {import}");
+}
+
 #[test]
 fn configuration_errors_are_clear_and_fatal() {
     let dir = tempfile::tempdir().unwrap();
@@ -119,20 +139,118 @@ async fn administration_commands(app: TestApp) {
     assert_eq!(status, 200);
 }
 
-/// The GraphiQL URL and access token `serve --demo` prints.
-fn demo_access(child: &mut std::process::Child) -> (String, String) {
+/// What `serve --demo` prints: the GraphiQL URL, the access token, and the seed summary line
+/// (`Demo data: …`, printed when the data was created).
+struct DemoAccess {
+    url: String,
+    token: String,
+    seeded: Option<String>,
+}
+
+fn demo_access(child: &mut std::process::Child) -> DemoAccess {
     let mut lines = BufReader::new(child.stdout.take().expect("stdout piped")).lines();
-    let mut url = None;
+    let (mut url, mut seeded) = (None, None);
     for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.strip_prefix("GraphiQL: ") {
             url = Some(rest.to_owned());
         }
+        if let Some(rest) = line.strip_prefix("Demo data: ") {
+            seeded = Some(rest.to_owned());
+        }
         if let Some(token) = line.strip_prefix("Access token: ") {
-            return (url.expect("GraphiQL URL printed"), token.to_owned());
+            return DemoAccess { url: url.expect("GraphiQL URL printed"), token: token.to_owned(), seeded };
         }
     }
     panic!("no access token printed");
+}
+
+/// The number printed before `what` in the seed summary, e.g. `412 orders`.
+fn printed_count(summary: &str, what: &str) -> i64 {
+    let at = summary.find(what).unwrap_or_else(|| panic!("no `{what}` in {summary}"));
+    let number = summary[..at].trim_end().rsplit([' ', '(']).next().unwrap();
+    number.parse().unwrap_or_else(|_| panic!("no count before `{what}` in {summary}"))
+}
+
+/// Every screen of the demo has real data, and the printed summary is what was seeded.
+async fn demo_data_fills_every_screen(url: &str, token: &str, summary: &str) {
+    let client = reqwest::Client::new();
+    let query = |q: &'static str| {
+        let request = client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(json!({ "query": q }).to_string());
+        async move {
+            let body: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+            assert!(body["errors"].is_null(), "{body}");
+            body["data"].clone()
+        }
+    };
+    let counts = query(
+        "{ customers { totalCount } orders { totalCount } leads { totalCount } tickets { totalCount }
+           breached: tickets(filter: { breached: true }) { totalCount }
+           members: customers(filter: { loyaltyTierId: { isNull: false } }) { totalCount }
+           tiers { totalCount } rewards { totalCount } referrals { totalCount } }",
+    )
+    .await;
+    for (field, printed) in [
+        ("customers", "customers"),
+        ("orders", "orders"),
+        ("leads", "leads"),
+        ("tickets", "tickets"),
+        ("breached", "missed an SLA target"),
+    ] {
+        assert_eq!(counts[field]["totalCount"], printed_count(summary, printed), "{field}: {summary}");
+    }
+    assert!(counts["breached"]["totalCount"].as_i64().unwrap() > 0, "some SLA clocks ran out");
+    assert_eq!(counts["tiers"]["totalCount"], 3);
+    assert!(counts["members"]["totalCount"].as_i64().unwrap() > 0, "tiers have members: {counts}");
+    assert!(counts["rewards"]["totalCount"].as_i64().unwrap() > 0);
+    assert!(counts["referrals"]["totalCount"].as_i64().unwrap() > 0, "leads referred by members");
+    assert!(printed_count(summary, "rewards redeemed") > 0 && printed_count(summary, "coupons used") > 0);
+
+    let states = query(
+        "{ new: tickets(filter: { status: { eq: NEW } }) { totalCount }
+           open: tickets(filter: { status: { eq: OPEN } }) { totalCount }
+           pending: tickets(filter: { status: { eq: PENDING_CUSTOMER } }) { totalCount }
+           escalated: tickets(filter: { status: { eq: ESCALATED } }) { totalCount }
+           resolved: tickets(filter: { status: { eq: RESOLVED } }) { totalCount }
+           closed: tickets(filter: { status: { eq: CLOSED } }) { totalCount }
+           email: tickets(filter: { channel: { eq: EMAIL } }) { totalCount }
+           social: tickets(filter: { channel: { eq: SOCIAL } }) { totalCount }
+           phone: tickets(filter: { channel: { eq: PHONE } }) { totalCount } }",
+    )
+    .await;
+    for (state, count) in states.as_object().unwrap() {
+        assert!(count["totalCount"].as_i64().unwrap() > 0, "no {state} tickets: {states}");
+    }
+
+    let analytics = query(
+        "{ experiments(first: 5) { nodes { status results { complete variants { customers } } } }
+           predictionModel { customers } }",
+    )
+    .await;
+    let experiment = &analytics["experiments"]["nodes"][0];
+    assert_eq!(experiment["status"], "COMPLETED", "{analytics}");
+    assert_eq!(experiment["results"]["complete"], true, "{analytics}");
+    let assigned: i64 =
+        experiment["results"]["variants"].as_array().unwrap().iter().map(|v| v["customers"].as_i64().unwrap()).sum();
+    assert_eq!(assigned, 200, "{analytics}");
+    assert!(summary.contains("a fitted predictive model"), "{summary}");
+    assert!(analytics["predictionModel"]["customers"].as_i64().unwrap() > 0, "{analytics}");
+
+    // Leads were contacted over months, not all "today".
+    let leads = query("{ leads(first: 50) { nodes { scoreReasons { rule detail } } } }").await;
+    let recency: std::collections::BTreeSet<String> = leads["leads"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|lead| lead["scoreReasons"].as_array().unwrap().clone())
+        .filter(|reason| reason["rule"] == "RECENCY")
+        .map(|reason| reason["detail"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(recency.len() > 10, "last-activity ages vary: {recency:?}");
 }
 
 async fn demo_mode_prints_a_working_token(app: TestApp) {
@@ -143,7 +261,8 @@ async fn demo_mode_prints_a_working_token(app: TestApp) {
         command.envs(env_for(&app));
     }
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let (url, token) = demo_access(&mut child);
+    let DemoAccess { url, token, seeded } = demo_access(&mut child);
+    demo_data_fills_every_screen(&url, &token, &seeded.expect("the seed summary is printed")).await;
     let response = reqwest::Client::new()
         .post(&url)
         .header("content-type", "application/json")
@@ -190,7 +309,7 @@ async fn tokens_never_reach_the_log(app: TestApp) {
         command.envs(env_for(&app));
     }
     let mut child = command.stdout(Stdio::piped()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
-    let (url, token) = demo_access(&mut child);
+    let DemoAccess { url, token, .. } = demo_access(&mut child);
     let response = reqwest::Client::new()
         .post(&url)
         .header("content-type", "application/json")

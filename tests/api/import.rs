@@ -1,25 +1,49 @@
 //! `vafa import`: bad rows reported by line without losing good ones, customers created on the
-//! fly, identical rows kept apart, and re-runs that import nothing twice.
+//! fly, identical rows kept apart, re-runs that import nothing twice, a failing exit status when
+//! rows were rejected, standard input, and which workspace when there are several.
 
-use std::process::Command;
+use std::{
+    io::Write,
+    process::{Command, Output, Stdio},
+};
 
 use serde_json::json;
 
 use crate::{db_tests, support::TestApp};
 
-/// Runs `vafa import KIND FILE --workspace acme` on `csv`; returns what it printed.
+/// Runs `vafa import` with `args` on the test app's database, `stdin` piped in.
+fn run_import(app: &TestApp, args: &[&str], stdin: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vafa"))
+        .arg("import")
+        .args(args)
+        .env("VAFA_DATABASE_URL", &app.database_url)
+        .env("VAFA_DATA_DIR", dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Runs `vafa import KIND FILE --workspace acme` on `csv`; returns what it printed. The command
+/// succeeds exactly when no row was rejected.
 pub fn import(app: &TestApp, kind: &str, csv: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("data.csv");
     std::fs::write(&file, csv).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_vafa"))
-        .args(["import", kind, file.to_str().unwrap(), "--workspace", "acme"])
-        .env("VAFA_DATABASE_URL", &app.database_url)
-        .env("VAFA_DATA_DIR", dir.path())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
+    let output = run_import(app, &[kind, file.to_str().unwrap(), "--workspace", "acme"], "");
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(printed.starts_with("rows read: "), "the summary is printed either way: {printed} {stderr}");
+    let clean = printed.contains(", rejected: 0,");
+    assert_eq!(output.status.success(), clean, "exit status {:?}: {printed} {stderr}", output.status);
+    if !clean {
+        assert!(stderr.contains("rows were rejected"), "{stderr}");
+    }
+    printed
 }
 
 async fn imports_are_idempotent_and_report_bad_rows(app: TestApp) {
@@ -66,4 +90,29 @@ async fn imports_are_idempotent_and_report_bad_rows(app: TestApp) {
     assert_ne!(new["customers"]["edges"][0]["node"]["lifecycleStage"], "NEW", "stages follow the imported orders");
 }
 
-db_tests!(imports_are_idempotent_and_report_bad_rows);
+/// `-` reads standard input; with one workspace `--workspace` may be left out, with two it must
+/// be given.
+async fn standard_input_and_which_workspace(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let csv = "external_ref,name\nc-1,Ada\nc-2,Grace\n";
+    let output = run_import(&app, &["customers", "-"], csv);
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{printed} {}", String::from_utf8_lossy(&output.stderr));
+    assert!(printed.contains("rows read: 2, created: 2,"), "{printed}");
+    let q = "{ customers { totalCount } }";
+    assert_eq!(app.ok(Some(&tenant.admin_token), q, json!({})).await["customers"]["totalCount"], 2);
+
+    app.tenant("other").await;
+    let output = run_import(&app, &["customers", "-"], "external_ref,name\nc-3,Alan\n");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("several workspaces (") && stderr.contains("--workspace"), "{stderr}");
+    assert!(stderr.contains("acme") && stderr.contains("other"), "the choices are named: {stderr}");
+    assert_eq!(app.ok(Some(&tenant.admin_token), q, json!({})).await["customers"]["totalCount"], 2, "nothing imported");
+
+    let output = run_import(&app, &["customers", "-", "--workspace", "acme"], "external_ref,name\nc-3,Alan\n");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(app.ok(Some(&tenant.admin_token), q, json!({})).await["customers"]["totalCount"], 3);
+}
+
+db_tests!(imports_are_idempotent_and_report_bad_rows, standard_input_and_which_workspace);
