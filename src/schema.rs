@@ -18,7 +18,7 @@ use crate::{
     experiments::{CustomerExperiments, ExperimentLoader, ExperimentMutation, ExperimentQuery},
     feedback::{CustomerFeedback, FeedbackMutation},
     follow_ups::{CustomerFollowUps, FollowUpMutation, FollowUpQuery},
-    graphql::{children::ChildrenLoader, limits::RequestLimits},
+    graphql::{children::ChildrenLoader, limits::RequestLimits, selection_order::SelectionOrder},
     interactions::{CustomerInteractions, InteractionMutation, LeadInteractions},
     leads::{LeadMutation, LeadQuery},
     loyalty::{
@@ -93,6 +93,7 @@ pub type VafaSchema = Schema<Query, Mutation, Subscription>;
 /// The schema; without state (for `export-schema`) it can only describe itself.
 pub fn build(state: Option<AppState>, introspection: bool) -> VafaSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription::default())
+        .extension(SelectionOrder)
         // Depth and complexity are checked by `RequestLimits`, which says by how much.
         .extension(RequestLimits)
         .limit_recursive_depth(32);

@@ -8,6 +8,7 @@ pub mod error;
 pub mod filter;
 pub mod ids;
 pub mod limits;
+pub mod selection_order;
 
 pub use context::{RequestContext, authorize, authorize_or_customer, loader, principal, state};
 pub use error::{AppError, AppResult};

@@ -7,9 +7,10 @@ mod websocket;
 pub use graphiql::VERSION as GRAPHIQL_VERSION;
 pub use server::{ConnectionSlot, raise_open_files_limit, serve};
 
-use std::{net::SocketAddr, time::Duration};
+use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
 use async_graphql::{
+    ServerError,
     http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols as Protocols, parse_query_string},
     parser::types::{DocumentOperations, OperationType},
 };
@@ -22,6 +23,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use serde::Serialize;
 use serde_json::json;
 use tower::{ServiceBuilder, limit::ConcurrencyLimitLayer, load_shed::LoadShedLayer};
 use tower_http::{
@@ -77,10 +79,30 @@ pub fn build_app(app: AppState) -> Router {
     routes.with_state(HttpState { app, schema }).layer(middleware)
 }
 
+/// The request headers browser clients may send: besides the basics, idempotent retries,
+/// W3C trace context, Apollo's client awareness and a request id of their own.
+const CORS_ALLOWED_HEADERS: [&str; 10] = [
+    "authorization",
+    "content-type",
+    "accept",
+    "idempotency-key",
+    "traceparent",
+    "tracestate",
+    "baggage",
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "x-request-id",
+];
+
+/// The response headers browser scripts may read: the request id to quote in a support
+/// ticket, and when to retry after shedding.
+const CORS_EXPOSED_HEADERS: [&str; 2] = ["x-request-id", "retry-after"];
+
 fn cors(origins: &[String]) -> CorsLayer {
     let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .allow_headers(CORS_ALLOWED_HEADERS.map(header::HeaderName::from_static))
+        .expose_headers(CORS_EXPOSED_HEADERS.map(header::HeaderName::from_static))
         .max_age(Duration::from_secs(600));
     if origins.iter().any(|o| o == "*") {
         layer.allow_origin(Any)
@@ -157,6 +179,34 @@ fn accepts_html(headers: &HeaderMap) -> bool {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
 }
 
+/// A GraphQL response body, serialised straight from async-graphql's values: their objects keep
+/// the order of the selection set, which a detour through `serde_json::Value` would sort.
+#[derive(Serialize)]
+struct ResponseBody<'a> {
+    /// Absent for a request error: the request never reached execution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extensions: &'a BTreeMap<String, async_graphql::Value>,
+}
+
+impl ResponseBody<'_> {
+    fn into_response(self, status: StatusCode, response_type: ResponseType) -> Response {
+        let body = match serde_json::to_vec(&self) {
+            Ok(body) => body,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot serialise response");
+                return error_response(StatusCode::INTERNAL_SERVER_ERROR, response_type, "INTERNAL", "internal error");
+            }
+        };
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(response_type.content_type()));
+        response
+    }
+}
+
 /// A response carrying only errors (the request never reached execution).
 fn error_response(status: StatusCode, response_type: ResponseType, code: &str, message: &str) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
@@ -166,12 +216,9 @@ fn error_response(status: StatusCode, response_type: ResponseType, code: &str, m
 }
 
 /// A request error (HTTP 400 for the modern media type, 200 for legacy JSON) with its extensions.
-fn request_error_response(response_type: ResponseType, error: async_graphql::ServerError) -> Response {
+fn request_error_response(response_type: ResponseType, error: ServerError) -> Response {
     let status = if response_type == ResponseType::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    let body = json!({ "errors": [error] });
-    let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(response_type.content_type()));
-    response
+    ResponseBody { data: None, errors: &[error], extensions: &BTreeMap::new() }.into_response(status, response_type)
 }
 
 async fn graphql_get(State(s): State<HttpState>, request: Request) -> Response {
@@ -348,22 +395,12 @@ async fn execute(
     } else {
         StatusCode::OK
     };
-    // A request error has no `data` entry at all: the request never reached execution.
-    let body = match serde_json::to_value(&result).and_then(|mut value| {
-        if request_error && let Some(object) = value.as_object_mut() {
-            object.remove("data");
-        }
-        serde_json::to_vec(&value)
-    }) {
-        Ok(body) => body,
-        Err(err) => {
-            tracing::error!(error = %err, "cannot serialise response");
-            return error_response(StatusCode::INTERNAL_SERVER_ERROR, response_type, "INTERNAL", "internal error");
-        }
+    let body = ResponseBody {
+        data: (!request_error).then_some(&result.data),
+        errors: &result.errors,
+        extensions: &result.extensions,
     };
-    let mut response = (status, body).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(response_type.content_type()));
-    response
+    body.into_response(status, response_type)
 }
 
 #[cfg(test)]

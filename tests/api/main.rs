@@ -28,3 +28,4 @@ mod roles;
 mod tenancy;
 mod tickets;
 mod users;
+mod wire;
