@@ -90,13 +90,21 @@ pub struct Subscription(TicketSubscription, LoyaltySubscription);
 
 pub type VafaSchema = Schema<Query, Mutation, Subscription>;
 
+const DATE_TIME_DESCRIPTION: &str = "A moment in time as an RFC 3339 string, e.g. `2026-12-02T14:25:29.123456+00:00`. \
+Vafa answers in UTC; it accepts any offset.";
+const DECIMAL_DESCRIPTION: &str = "An exact decimal number as a string, e.g. `\"129.02\"` (never a float). Money is \
+in the workspace currency at its scale (two places for EUR); rates and ratios say their scale where they are defined.";
+
 /// The schema; without state (for `export-schema`) it can only describe itself.
 pub fn build(state: Option<AppState>, introspection: bool) -> VafaSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription::default())
         .extension(SelectionOrder)
         // Depth and complexity are checked by `RequestLimits`, which says by how much.
         .extension(RequestLimits)
-        .limit_recursive_depth(32);
+        .limit_recursive_depth(32)
+        // async-graphql's own scalars come with no (or a Rust-flavoured) description.
+        .override_output_type_description::<chrono::DateTime<chrono::Utc>>(DATE_TIME_DESCRIPTION)
+        .override_output_type_description::<rust_decimal::Decimal>(DECIMAL_DESCRIPTION);
     if !introspection {
         builder = builder.disable_introspection();
     }

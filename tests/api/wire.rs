@@ -64,7 +64,18 @@ async fn response_keys_come_in_selection_order(app: TestApp) {
     assert_eq!(parsed["data"]["me"]["email"], "admin@acme.example");
 }
 
-db_tests!(response_keys_come_in_selection_order);
+/// Code generators copy scalar descriptions into typed clients: they must say what the string holds.
+async fn scalars_say_what_their_strings_hold(app: TestApp) {
+    let query =
+        r#"{ dateTime: __type(name: "DateTime") { description } decimal: __type(name: "Decimal") { description } }"#;
+    let data = app.ok(None, query, json!({})).await;
+    let date_time = data["dateTime"]["description"].as_str().unwrap();
+    assert!(date_time.contains("RFC 3339") && !date_time.contains("Implement"), "{date_time}");
+    let decimal = data["decimal"]["description"].as_str().unwrap_or_default();
+    assert!(decimal.contains("workspace currency"), "{decimal:?}");
+}
+
+db_tests!(response_keys_come_in_selection_order, scalars_say_what_their_strings_hold);
 
 const BROWSER_ORIGIN: &str = "https://crm.example.com";
 
