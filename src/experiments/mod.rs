@@ -218,15 +218,21 @@ crate::id_loader!(
     Experiment
 );
 
-/// Treatment minus control on the purchase rate.
+/// Treatment minus control on the purchase rate. The test and the interval are one method, the
+/// score test of the difference: `pValue` is the pooled two-proportion z-test (the score test of
+/// "no difference") and the interval holds every difference that test would not reject
+/// (Miettinen–Nurminen score interval, without their n/(n−1) factor). So the interval excludes 0
+/// exactly when `pValue` is below 1 − confidence level, and it stays within [−1, 1].
 #[derive(SimpleObject)]
 pub struct RateComparison {
     pub difference: f64,
     /// Difference / control rate; null when the control's rate is 0.
     pub relative_lift: Option<f64>,
+    /// Lower end of the score interval of the difference at the results' confidence level.
     pub confidence_low: f64,
+    /// Upper end of the score interval of the difference at the results' confidence level.
     pub confidence_high: f64,
-    /// Two-sided p-value of the two-proportion z-test (not corrected for several treatments).
+    /// Two-sided p-value of the pooled two-proportion z-test (not corrected for several treatments).
     pub p_value: f64,
 }
 

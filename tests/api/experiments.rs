@@ -110,6 +110,9 @@ async fn a_campaign_tested_against_its_control(app: TestApp) {
     let rate = &treated["purchaseRateVsControl"];
     assert!((rate["difference"].as_f64().unwrap() - expected.difference).abs() < 1e-12, "{rate}");
     assert!((rate["pValue"].as_f64().unwrap() - expected.p_value).abs() < 1e-12, "{rate}");
+    let (low, high) = (rate["confidenceLow"].as_f64().unwrap(), rate["confidenceHigh"].as_f64().unwrap());
+    assert!((low - expected.low).abs() < 1e-12 && (high - expected.high).abs() < 1e-12, "{rate}");
+    assert_eq!(low > 0.0 || high < 0.0, expected.p_value < 0.05, "the interval agrees with the test: {rate}");
     assert_eq!(treated["adjustedPValue"], rate["pValue"], "one treatment: nothing to correct");
     assert_eq!(treated["significant"], expected.p_value < 0.05);
     let revenue: f64 = treated["revenuePerCustomerVsControl"]["difference"].as_str().unwrap().parse().unwrap();
