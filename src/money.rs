@@ -1,7 +1,7 @@
 //! Money: integer minor units inside, `Decimal` at the API edge, never floats.
 
 use iso_currency::Currency;
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::graphql::{AppError, AppResult};
 
@@ -56,9 +56,43 @@ pub fn sum_minor(amounts: impl IntoIterator<Item = i64>) -> Option<i64> {
     amounts.into_iter().try_fold(0i64, i64::checked_add)
 }
 
-/// Minor units back to a decimal with the currency's scale (`1999` EUR → `19.99`).
-pub fn from_minor(minor: i64, currency: &str) -> Decimal {
-    Decimal::new(minor, exponent(currency).unwrap_or(2))
+/// The number of decimals amounts in `currency` are shown with.
+fn scale(currency: &str) -> u32 {
+    exponent(currency).unwrap_or(2)
+}
+
+/// Minor units back to a decimal with the currency's scale (`1999` EUR → `19.99`); also sums of
+/// amounts, which may leave an `i64`.
+pub fn from_minor(minor: impl Into<i128>, currency: &str) -> Decimal {
+    // Beyond 96 bits only with ~10¹⁷ amounts of `MAX_MINOR`: saturate rather than panic.
+    Decimal::try_from_i128_with_scale(minor.into(), scale(currency)).unwrap_or(Decimal::MAX)
+}
+
+/// How every money output is brought to the currency's scale: half away from zero, as a till, a
+/// spreadsheet's `ROUND` and a pocket calculator do (`10.005` → `10.01`). Shown amounts are not
+/// added up again, so banker's rounding (unbiased over many sums) gains nothing and surprises readers.
+const ROUNDING: RoundingStrategy = RoundingStrategy::MidpointAwayFromZero;
+
+/// `amount` as the API shows money: rounded to the currency's minor unit ([`ROUNDING`]) and with
+/// exactly that many decimals, so zero is `0.00` in EUR and `0` in JPY.
+pub fn at_scale(amount: Decimal, currency: &str) -> Decimal {
+    let scale = scale(currency);
+    let mut shown = amount.round_dp_with_strategy(scale, ROUNDING);
+    shown.rescale(scale);
+    shown
+}
+
+/// The mean of `count` amounts that add up to `total_minor`, at the currency's scale; `None` for
+/// no amounts.
+pub fn mean(total_minor: i128, count: u64, currency: &str) -> Option<Decimal> {
+    let total = from_minor(total_minor, currency);
+    total.checked_div(Decimal::from(count)).map(|m| at_scale(m, currency))
+}
+
+/// A model's estimate (a float, in currency units) at the currency's scale; `None` when it is not
+/// finite or too large for a decimal.
+pub fn from_estimate(value: f64, currency: &str) -> Option<Decimal> {
+    Decimal::from_f64_retain(value).map(|d| at_scale(d, currency))
 }
 
 #[cfg(test)]
@@ -98,5 +132,25 @@ mod tests {
         assert_eq!(sum_minor([i64::MAX, 1]), None);
         assert!(validate_currency("XYZ", "c").is_err());
         assert_eq!(validate_currency("eur", "c").unwrap(), "EUR");
+    }
+
+    #[test]
+    fn money_is_shown_at_the_currency_scale_rounded_half_away_from_zero() {
+        assert_eq!(at_scale(d("10.005"), "EUR").to_string(), "10.01", "half away from zero, not to even");
+        assert_eq!(at_scale(d("10.015"), "EUR").to_string(), "10.02");
+        assert_eq!(at_scale(d("-2.5"), "JPY").to_string(), "-3");
+        assert_eq!(at_scale(d("0"), "USD").to_string(), "0.00");
+        assert_eq!(at_scale(d("7"), "KWD").to_string(), "7.000");
+        assert_eq!(at_scale(d("129.023"), "JPY").to_string(), "129");
+        // ISO 4217 gives the rial two decimals (in use, amounts are whole rials: shown as `.00`).
+        assert_eq!(at_scale(d("129.02300456621004566210045662"), "IRR").to_string(), "129.02");
+        assert_eq!(mean(28_256_038, 2_190, "USD").map(|m| m.to_string()).as_deref(), Some("129.02"));
+        assert_eq!(mean(2001, 2, "EUR").unwrap().to_string(), "10.01");
+        assert_eq!(mean(0, 3, "EUR").unwrap().to_string(), "0.00");
+        assert_eq!(mean(100, 3, "JPY").unwrap().to_string(), "33");
+        assert_eq!(mean(100, 0, "EUR"), None);
+        assert_eq!(from_estimate(1.0 / 3.0, "EUR").unwrap().to_string(), "0.33");
+        assert_eq!(from_estimate(f64::NAN, "EUR"), None);
+        assert_eq!(from_minor(i128::from(i64::MAX) * 4, "EUR").to_string(), "368934881474191032.28");
     }
 }

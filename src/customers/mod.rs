@@ -115,15 +115,14 @@ impl Customer {
     async fn total_spent(&self, ctx: &Context<'_>) -> async_graphql::Result<Decimal> {
         Ok(money::from_minor(self.0.total_spent_minor, &self.currency(ctx).await?))
     }
-    /// Mean completed order value; null without orders.
+    /// Mean completed order value, rounded to the currency's minor unit; null without orders.
     async fn average_order_value(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Decimal>> {
         if self.0.order_count == 0 {
             return Ok(None);
         }
         let currency = self.currency(ctx).await?;
-        let scale = money::exponent(&currency).unwrap_or(2);
-        let total = money::from_minor(self.0.total_spent_minor, &currency);
-        Ok(Some((total / Decimal::from(self.0.order_count)).round_dp(scale)))
+        let orders = u64::try_from(self.0.order_count).unwrap_or_default();
+        Ok(money::mean(i128::from(self.0.total_spent_minor), orders, &currency))
     }
     async fn first_order_at(&self) -> Option<DateTime<Utc>> {
         self.0.first_order_at

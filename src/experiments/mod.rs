@@ -26,7 +26,6 @@ use crate::{
         ids::{parse_id, to_id},
         loader, state, transact,
     },
-    metrics::money_estimate,
     money,
     users::{User, UserLoader},
     workspaces,
@@ -307,7 +306,7 @@ impl ExperimentResults {
 fn variant_result(o: VariantOutcome, currency: &str) -> VariantResult {
     let t = &o.tally;
     let minor_to_money =
-        |minor: f64| money_estimate(minor / 10f64.powi(money::exponent(currency).unwrap_or(2) as i32), currency);
+        |minor: f64| money::from_estimate(minor / 10f64.powi(money::exponent(currency).unwrap_or(2) as i32), currency);
     let rate = |c: Comparison| RateComparison {
         difference: c.difference,
         relative_lift: c.relative_lift,
@@ -330,8 +329,7 @@ fn variant_result(o: VariantOutcome, currency: &str) -> VariantResult {
         purchasers: t.purchasers,
         purchase_rate: crate::metrics::retention::ratio(t.purchasers, t.customers),
         orders: t.orders,
-        revenue_per_customer: (t.customers > 0)
-            .then(|| (revenue / Decimal::from(t.customers)).round_dp(revenue.scale())),
+        revenue_per_customer: money::mean(t.revenue_minor, t.customers, currency),
         revenue,
         purchase_rate_vs_control: o.purchase_rate.map(rate),
         revenue_per_customer_vs_control: o.revenue_per_customer.map(spend),

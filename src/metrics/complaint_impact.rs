@@ -17,7 +17,6 @@ use crate::{
     graphql::{AppError, AppResult, authorize, state},
     metrics::{
         activity::{self, Selection},
-        money_estimate,
         periods::{day_number, start_of},
         predictions::{self, Fitted},
         predictive::customer_lifetime_value,
@@ -254,14 +253,9 @@ pub struct ComplaintImpact {
 }
 
 fn group(t: &Tally, currency: &str) -> ImpactGroup {
-    let exponent = money::exponent(currency).unwrap_or(2);
-    let mean_spend = (t.customers > 0).then(|| {
-        let mut d = Decimal::from_i128_with_scale(t.spend_minor, exponent) / Decimal::from(t.customers);
-        d.rescale(exponent);
-        d
-    });
+    let mean_spend = money::mean(t.spend_minor, t.customers, currency);
     let mean_clv =
-        (t.clv_customers > 0).then(|| t.clv_sum / t.clv_customers as f64).and_then(|v| money_estimate(v, currency));
+        (t.clv_customers > 0).then(|| t.clv_sum / t.clv_customers as f64).and_then(|v| money::from_estimate(v, currency));
     ImpactGroup {
         customers: t.customers,
         complaints: t.complaints,

@@ -112,12 +112,11 @@ impl RetentionBucket {
         self.counts.orders
     }
     async fn revenue(&self) -> Decimal {
-        minor_to_decimal(self.counts.revenue_minor, &self.currency)
+        money::from_minor(self.counts.revenue_minor, &self.currency)
     }
-    /// Revenue / orders.
+    /// Revenue / orders, rounded to the currency's minor unit.
     async fn average_order_value(&self) -> Option<Decimal> {
-        (self.counts.orders > 0)
-            .then(|| minor_to_decimal(self.counts.revenue_minor, &self.currency) / Decimal::from(self.counts.orders))
+        money::mean(self.counts.revenue_minor, self.counts.orders, &self.currency)
     }
     /// Customers with an order in the period.
     async fn ordering_customers(&self) -> u64 {
@@ -138,11 +137,6 @@ impl RetentionBucket {
     async fn lead_conversion(&self) -> LeadConversion {
         LeadConversion::from(&self.leads)
     }
-}
-
-fn minor_to_decimal(minor: i128, currency: &str) -> Decimal {
-    let exponent = money::exponent(currency).unwrap_or(2);
-    Decimal::from_i128_with_scale(minor, exponent)
 }
 
 /// Lead-to-customer conversion (docs/metrics.md §5), overall and by lead source and category.
@@ -297,8 +291,8 @@ impl Cohort {
             .cells
             .iter()
             .map(|cell| {
-                let revenue = minor_to_decimal(cell.revenue_minor, &self.currency);
-                let revenue_per_customer = (self.cohort.size > 0).then(|| revenue / Decimal::from(self.cohort.size));
+                let revenue = money::from_minor(cell.revenue_minor, &self.currency);
+                let revenue_per_customer = money::mean(cell.revenue_minor, self.cohort.size, &self.currency);
                 let share = retention::ratio(cell.customers, self.cohort.size);
                 CohortCell {
                     offset: cell.offset as i32,
@@ -334,6 +328,7 @@ pub struct CohortCell {
     pub customers_or_later: u64,
     pub share_or_later: Option<f64>,
     pub revenue: Decimal,
+    /// Revenue / cohort size, rounded to the currency's minor unit.
     pub revenue_per_customer: Option<Decimal>,
     /// The requested metric: `share` (CUSTOMERS) or `revenuePerCustomer` (REVENUE).
     pub value: Option<Decimal>,
@@ -392,7 +387,7 @@ pub async fn customer_rfm(
     Ok(distribution.scores(inputs).map(|s| RfmScores {
         recency_days: inputs.recency_days,
         frequency: inputs.frequency,
-        monetary: minor_to_decimal(i128::from(inputs.monetary_minor), &currency),
+        monetary: money::from_minor(inputs.monetary_minor, &currency),
         r: s.r.into(),
         f: s.f.into(),
         m: s.m.into(),
@@ -566,16 +561,6 @@ pub struct CustomerPredictions {
     currency: String,
 }
 
-/// A model's money estimate (a float) as a decimal in the currency's minor-unit precision.
-pub(crate) fn money_estimate(value: f64, currency: &str) -> Option<Decimal> {
-    let exponent = money::exponent(currency).unwrap_or(2);
-    Decimal::from_f64_retain(value).map(|d| {
-        let mut rounded = d.round_dp(exponent);
-        rounded.rescale(exponent);
-        rounded
-    })
-}
-
 #[Object]
 impl CustomerPredictions {
     /// P(alive) at the observation end. 1 for customers without a repeat purchase (a BG/NBD
@@ -601,7 +586,7 @@ impl CustomerPredictions {
             .params
             .conditional_expected_value(self.summary.x, self.summary.monetary_value)
             .map_err(AppError::from)?;
-        Ok(money_estimate(value, &self.currency))
+        Ok(money::from_estimate(value, &self.currency))
     }
     /// Discounted expected value over the next `months` (monthly steps; default discount 1 % a
     /// month); null without a spend model.
@@ -624,7 +609,7 @@ impl CustomerPredictions {
             self.fitted.unit,
         )
         .map_err(AppError::from)?;
-        Ok(money_estimate(value, &self.currency))
+        Ok(money::from_estimate(value, &self.currency))
     }
 }
 
@@ -708,7 +693,7 @@ pub struct CustomerValue {
     /// Share of the revenue from the top 20 % of customers.
     pub top20_revenue_share: Option<f64>,
     pub pareto_curve: Vec<ParetoPoint>,
-    /// AOV over the trailing 365 days.
+    /// AOV over the trailing 365 days, rounded to the currency's minor unit.
     pub average_order_value: Option<Decimal>,
     /// Orders per ordering customer over the trailing 365 days.
     pub yearly_purchase_frequency: Option<f64>,
@@ -921,29 +906,29 @@ impl MetricsQuery {
             service::value_inputs(state(ctx).db(), principal.workspace_id(), now).await?;
         let revenue: i128 = spend.iter().map(|s| i128::from(*s)).sum();
         let curve = value::pareto(&mut spend);
-        let aov =
-            (year.orders > 0).then(|| minor_to_decimal(year.revenue_minor, &currency) / Decimal::from(year.orders));
+        // Unrounded into the CLV product; rounded where shown.
+        let aov = money::from_minor(year.revenue_minor, &currency).checked_div(Decimal::from(year.orders));
         let lifespan = value::lifespan_years(settings.customer_lifespan_years, year.churn());
         let clv = value::historical_clv(aov.and_then(|a| a.to_f64()), year.purchase_frequency(), lifespan);
         let margin = (settings.gross_margin_percent > 0).then_some(settings.gross_margin_percent);
         Ok(CustomerValue {
             as_of: now,
             customers: spend.len() as u64,
-            revenue: minor_to_decimal(revenue, &currency),
+            revenue: money::from_minor(revenue, &currency),
             top20_revenue_share: curve.iter().find(|(share, _)| *share == 0.2).and_then(|(_, r)| *r),
             pareto_curve: curve
                 .into_iter()
                 .map(|(customer_share, revenue_share)| ParetoPoint { customer_share, revenue_share })
                 .collect(),
-            average_order_value: aov,
+            average_order_value: aov.map(|a| money::at_scale(a, &currency)),
             yearly_purchase_frequency: year.purchase_frequency(),
             annual_churn: year.churn(),
             lifespan_years: lifespan,
-            historical_clv: clv.and_then(|v| money_estimate(v, &currency)),
+            historical_clv: clv.and_then(|v| money::from_estimate(v, &currency)),
             gross_margin_percent: margin,
             historical_clv_with_margin: clv
                 .zip(margin)
-                .and_then(|(v, m)| money_estimate(v * m as f64 / 100.0, &currency)),
+                .and_then(|(v, m)| money::from_estimate(v * m as f64 / 100.0, &currency)),
             activity_window_days: settings.activity_window_days,
         })
     }
@@ -962,12 +947,11 @@ impl MetricsQuery {
         let total = loyalty::flows(db, workspace.id, &span).await?.remove(0);
         let standing = loyalty::standing(db, workspace.id).await?;
         let liability_minor = i128::from(standing.outstanding_points) * i128::from(settings.value_per_100_points_minor);
-        let mut liability = minor_to_decimal(liability_minor, &workspace.currency) / Decimal::from(100);
-        liability.rescale(money::exponent(&workspace.currency).unwrap_or(2));
+        let liability = money::from_minor(liability_minor, &workspace.currency) / Decimal::from(100);
         Ok(LoyaltyMetrics {
             members: standing.members,
             outstanding_points: standing.outstanding_points,
-            points_liability: liability,
+            points_liability: money::at_scale(liability, &workspace.currency),
             pending_points: standing.pending_points,
             debt_points: standing.debt_points,
             tier_distribution: standing
@@ -1068,7 +1052,7 @@ impl MetricsQuery {
                         segment,
                         customers,
                         share: retention::ratio(customers, scored),
-                        revenue: minor_to_decimal(revenue, &currency),
+                        revenue: money::from_minor(revenue, &currency),
                         revenue_share: (total_revenue > 0).then(|| revenue as f64 / total_revenue as f64),
                     }
                 })
