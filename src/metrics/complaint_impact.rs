@@ -254,8 +254,9 @@ pub struct ComplaintImpact {
 
 fn group(t: &Tally, currency: &str) -> ImpactGroup {
     let mean_spend = money::mean(t.spend_minor, t.customers, currency);
-    let mean_clv =
-        (t.clv_customers > 0).then(|| t.clv_sum / t.clv_customers as f64).and_then(|v| money::from_estimate(v, currency));
+    let mean_clv = (t.clv_customers > 0)
+        .then(|| t.clv_sum / t.clv_customers as f64)
+        .and_then(|v| money::from_estimate(v, currency));
     ImpactGroup {
         customers: t.customers,
         complaints: t.complaints,

@@ -437,6 +437,26 @@ async fn customer_value_pareto_and_historical_clv(app: TestApp) {
     assert_eq!(app.error_code(Some(token), bad, json!({})).await, "BAD_USER_INPUT");
 }
 
+/// Averages of money are shown at the currency's scale, not with 28 digits.
+async fn averages_of_money_are_shown_at_the_currency_scale(app: TestApp) {
+    let tenant = app.tenant("acme").await;
+    let token = tenant.admin_token.as_str();
+    let ago = |days: i64| (Utc::now() - Duration::days(days)).to_rfc3339();
+    let p = app.customer(token, json!({ "name": "P" })).await;
+    for (reference, amount) in [("p1", "10.00"), ("p2", "10.00"), ("p3", "10.01")] {
+        app.order(token, &p, reference, amount, &ago(3)).await;
+    }
+    let value = app.ok(Some(token), "{ customerValue { averageOrderValue historicalClv } }", json!({})).await;
+    assert_eq!(value["customerValue"]["averageOrderValue"], "10.00", "{value}");
+    let customer =
+        app.ok(Some(token), "query($id: ID!) { customer(id: $id) { averageOrderValue } }", json!({ "id": p })).await;
+    assert_eq!(customer["customer"]["averageOrderValue"], "10.00", "{customer}");
+    let today = Utc::now().date_naive();
+    let input = json!({ "input": { "from": (today - Duration::days(30)).to_string(), "to": (today + Duration::days(1)).to_string(), "granularity": "MONTH" } });
+    let metrics = app.ok(Some(token), METRICS, input).await;
+    assert_eq!(metrics["retentionMetrics"]["total"]["averageOrderValue"], "10.00", "{metrics}");
+}
+
 async fn loyalty_kpis(app: TestApp) {
     let tenant = app.tenant("acme").await;
     let token = tenant.admin_token.as_str();
@@ -640,6 +660,7 @@ async fn complaint_impact_on_churn_and_value(app: TestApp) {
 }
 
 db_tests!(
+    averages_of_money_are_shown_at_the_currency_scale,
     models_are_refitted_by_the_job,
     complaint_impact_on_churn_and_value,
     nps_and_csat_per_period,
